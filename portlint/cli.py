@@ -1,0 +1,308 @@
+"""Command line: ``portlint [check] PATH...``, ``ports``, ``rules``, ``explain``, ``port``.
+
+Exit codes: 0 no finding reaches ``--fail-on``; 1 one does; 2 the run could not do what was
+asked (usage error, unreadable path, internal error). ``--exit-zero`` turns 1 into 0, never 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import TextIO
+
+from . import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+COMMANDS = ("check", "ports", "rules", "explain", "port")
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or folders to lint (folders are walked); - reads standard input")
+    parser.add_argument("--format", dest="input_format", metavar="NAME",
+                        help="read every file as this format instead of detecting it (e.g. iptables)")
+    parser.add_argument("--stdin-filename", metavar="NAME",
+                        help="the name to report (and detect the format by) for standard input")
+    parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+
+
+def _add_ephemeral_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ephemeral-range", default="iana", metavar="PRESET|LO-HI",
+                        help="the ephemeral port range: iana (49152-65535, default), linux (32768-60999), "
+                             "windows, windows-legacy, freebsd, macos, or LO-HI")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portlint",
+        description="Lint firewall rules and container port declarations against a port catalog.",
+        epilog="Run `portlint COMMAND --help` for a command's options; `portlint PATH...` is `portlint check PATH...`.",
+    )
+    parser.add_argument("--version", action="version", version=f"portlint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser("check", help="lint files and folders (the default command)")
+    _add_input_options(check)
+    _add_ephemeral_option(check)
+    check.add_argument("--select", action="append", metavar="RULES",
+                       help="rules to run: codes, code prefixes, names or ALL (comma-separated; repeatable)")
+    check.add_argument("--ignore", action="append", metavar="RULES", help="rules not to run (same forms)")
+    check.add_argument("--output-format", default="text", metavar="NAME",
+                       help="text (default), json, or a format a plugin adds")
+    check.add_argument("--fail-on", default="warning", choices=("error", "warning", "info"),
+                       help="the lowest severity that makes the run fail (default: warning)")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings fail the run")
+
+    ports = sub.add_parser("ports", help="print every port declaration portlint understood")
+    _add_input_options(ports)
+    ports.add_argument("--output-format", default="text", choices=("text", "json"))
+
+    rules = sub.add_parser("rules", help="list the rules")
+    rules.add_argument("--output-format", default="text", choices=("text", "json"))
+
+    explain = sub.add_parser("explain", help="show a rule's documentation")
+    explain.add_argument("rule", metavar="CODE|NAME")
+
+    port = sub.add_parser("port", help="what the catalog knows about ports or services")
+    port.add_argument("queries", nargs="+", metavar="QUERY", help="23, telnet, 49160/udp, 350-360 ...")
+    port.add_argument("--output-format", default="text", choices=("text", "json"))
+    _add_ephemeral_option(port)
+    return parser
+
+
+def _with_default_command(argv: list[str]) -> list[str]:
+    if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    return ["check", *argv]
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or () for v in value.split(",") if v.strip()]
+
+
+class _Output:
+    """Standard output, or ``--output-file``."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.stream: TextIO = sys.stdout
+
+    def __enter__(self) -> TextIO:
+        if self.path:
+            self.stream = open(self.path, "w", encoding="utf-8")
+        return self.stream
+
+    def __exit__(self, *exc) -> None:
+        if self.path:
+            self.stream.close()
+
+
+def _use_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return COMMAND_HANDLERS[args.command](args)
+    except UsageError as exc:
+        print(f"portlint: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless asked
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"portlint: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_ERROR
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+from .linter import Linter, Report, Selection, UsageError, decode  # noqa: E402
+
+
+def _settings(args, catalog, registry):
+    from .rules import Settings
+
+    return Settings(ephemeral_range=_ephemeral(args.ephemeral_range, catalog)) if hasattr(args, "ephemeral_range") else Settings()
+
+
+def _ephemeral(text: str, catalog):
+    from .model import MAX_PORT, PortRange
+
+    lo, sep, hi = text.partition("-")
+    if sep and lo.isdigit() and hi.isdigit():
+        r = PortRange(int(lo), int(hi))
+        if r.is_empty or r.end > MAX_PORT:
+            raise UsageError(f"--ephemeral-range {text!r}: expected LO-HI within 0-65535")
+        return r
+    try:
+        return catalog.ephemeral_range(text)
+    except ValueError as exc:
+        raise UsageError(f"--ephemeral-range: {exc}") from None
+
+
+def _setup(args, selection_args: tuple[list[str] | None, list[str] | None] = (None, None)):
+    from .catalog import load
+    from .plugins import load_registry
+
+    registry = load_registry()
+    catalog = load()
+    if registry.catalog_entries:
+        catalog.add(registry.catalog_entries)
+    selection = Selection(registry.rules.values(), *selection_args)
+    linter = Linter(registry, catalog, _settings(args, catalog, registry), selection, debug=args.debug)
+    if args.input_format and args.input_format not in registry.parsers:
+        raise UsageError(f"--format {args.input_format!r}: known formats are {', '.join(sorted(registry.parsers))}")
+    return registry, linter
+
+
+def _lint(args, linter: Linter, visit=None) -> Report:
+    """Read the paths (and standard input) and lint them; unreadable paths are problems."""
+    from .discovery import walk
+
+    if not args.paths:
+        raise UsageError(f"no paths given: portlint {args.command} PATH... (use - for standard input)")
+    report = Report()
+    candidates, missing = walk([p for p in args.paths if p != "-"])
+    report.problems.extend(f"{m}: no such file or directory" for m in missing)
+    linter.run(linter.select_files(candidates, args.input_format, report), report, visit)
+    if "-" in args.paths:
+        name = args.stdin_filename or "-"
+        text, decode_error = decode(sys.stdin.buffer.read(), name)
+        fmt = args.input_format or linter.detect_format(name, text[:4096])
+        if fmt is None:
+            report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
+        else:
+            linter.add(report, name, text, fmt, decode_error, visit)
+            report.findings.sort(key=lambda f: f.sort_key())
+    return report
+
+
+def _print_problems(report: Report) -> None:
+    for problem in report.problems:
+        print(f"portlint: error: {problem}", file=sys.stderr)
+
+
+def cmd_check(args) -> int:
+    from .findings import Severity
+
+    registry, linter = _setup(args, (_split(args.select), _split(args.ignore)))
+    reporter_cls = registry.reporters.get(args.output_format)
+    if reporter_cls is None:
+        raise UsageError(f"--output-format {args.output_format!r}: known formats are {', '.join(sorted(registry.reporters))}")
+    report = _lint(args, linter)
+    with _Output(args.output_file) as stream:
+        reporter_cls(stream, color=_use_color(stream)).report(report)
+    _print_problems(report)
+    if report.problems or report.has_internal_error:
+        return EXIT_ERROR
+    threshold = Severity.parse(args.fail_on)
+    failed = any(f.severity >= threshold for f in report.findings)
+    return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_OK
+
+
+def cmd_ports(args) -> int:
+    from .inventory import format_table, has_ports, record, table_rows
+
+    _, linter = _setup(args, (["PL0"], None))  # parse only: no rule but the input checks
+    records = []
+    report = _lint(args, linter, lambda doc: records.extend(record(d) for d in doc.declarations if has_ports(d)))
+    with _Output(args.output_file) as stream:
+        if args.output_format == "json":
+            json.dump(records, stream, indent=1)
+            stream.write("\n")
+        else:
+            stream.write(format_table(table_rows(records)))
+    for f in report.findings:
+        loc = f.location
+        print(f"portlint: {loc.path}:{loc.line}:{loc.column}: {f.code} {f.message}", file=sys.stderr)
+    _print_problems(report)
+    if report.problems or report.has_internal_error:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if report.findings else EXIT_OK
+
+
+def cmd_rules(args) -> int:
+    from .plugins import load_registry
+
+    registry = load_registry()
+    rules = sorted(registry.rules.values(), key=lambda r: r.code)
+    if args.output_format == "json":
+        json.dump([{"code": r.code, "name": r.name, "severity": str(r.severity), "summary": r.summary,
+                    "default_enabled": r.default_enabled, "options": r.options,
+                    "plugin": registry.origin[r]} for r in rules], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for r in rules:
+            opt_in = "" if r.default_enabled else " (opt-in)"
+            sys.stdout.write(f"{r.code}  {r.name:<26} {str(r.severity):<8} {r.summary}{opt_in}\n")
+    _report_plugin_failures(registry)
+    return EXIT_ERROR if registry.failures else EXIT_OK
+
+
+def _report_plugin_failures(registry) -> None:
+    for failure in registry.failures:
+        print(f"portlint: error: plugin {failure.plugin!r}: {failure.message}", file=sys.stderr)
+
+
+def cmd_explain(args) -> int:
+    import inspect
+
+    from .plugins import load_registry
+    from .resources import data_dir
+
+    registry = load_registry()
+    rule = registry.rule_by_name_or_code(args.rule)
+    if rule is None:
+        raise UsageError(f"unknown rule {args.rule!r} (see `portlint rules`)")
+    page = data_dir("rules") / f"{rule.code}.md"
+    if registry.origin[rule].startswith("portlint.") and page.is_file():
+        sys.stdout.write(page.read_text(encoding="utf-8"))
+    else:
+        doc = inspect.getdoc(rule) or rule.summary
+        sys.stdout.write(f"# {rule.code} {rule.name}\n\n{doc}\n\nDefault severity: {rule.severity}.\n")
+    return EXIT_OK
+
+
+def cmd_port(args) -> int:
+    from .catalog import load
+    from .port_query import QueryError, format_record, port_record, resolve_query
+
+    catalog = load()
+    ephemeral = _ephemeral(args.ephemeral_range, catalog)
+    records = []
+    for query in args.queries:
+        try:
+            ports, protocols = resolve_query(query, catalog)
+        except QueryError as exc:
+            raise UsageError(str(exc)) from None
+        for port in range(ports.start, ports.end + 1):
+            for proto in protocols:
+                records.append(port_record(catalog.info(port, proto), catalog, ephemeral, args.ephemeral_range))
+    if args.output_format == "json":
+        json.dump(records, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write("\n".join(format_record(r) for r in records) + "\n")
+    return EXIT_OK
+
+
+COMMAND_HANDLERS = {"check": cmd_check, "ports": cmd_ports, "rules": cmd_rules, "explain": cmd_explain,
+                    "port": cmd_port}

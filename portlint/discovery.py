@@ -1,0 +1,61 @@
+"""Finding the files to lint and telling their format: by name first, then by content."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .hookspecs import hookimpl
+
+#: Folders never walked into: version control, caches, virtual environments, dependencies.
+SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".bzr", "_darcs", ".tox", ".nox", ".venv", "venv", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", "__pycache__", "node_modules", ".terraform", ".direnv",
+})
+HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str
+    explicit: bool  # named on the command line (not found by walking a folder)
+
+
+def walk(paths: list[str]) -> tuple[list[Candidate], list[str]]:
+    """Files under ``paths`` in a stable order, and the paths that do not exist."""
+    found: list[Candidate] = []
+    missing: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+                found.extend(Candidate(os.path.join(root, f), False) for f in sorted(files))
+        elif path.exists():
+            found.append(Candidate(raw, True))
+        else:
+            missing.append(raw)
+    return found, missing
+
+
+def read_head(path: str) -> str | None:
+    """The first kilobytes as text, or None for a binary file."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    if b"\0" in head:
+        return None
+    return head.decode("utf-8", errors="replace")
+
+
+@hookimpl(trylast=True)
+def portlint_detect_format(path, head, parsers):
+    """Built-in detection: the registered parsers' name patterns, then their content sniffers."""
+    name = os.path.basename(path)
+    parsers = parsers.values()
+    for parser in parsers:
+        if parser.matches_name(name):
+            return parser.name
+    for parser in parsers:
+        if parser.sniff(head):
+            return parser.name
+    return None

@@ -1,0 +1,158 @@
+"""Exposure semantics, defined once for every rule.
+
+A firewall port is *opened* when an accept on the input or forward path matches it, or a
+DNAT/REDIRECT/TPROXY translates it on the prerouting path. Non-terminal actions (LOG, counters,
+RETURN, ...) open nothing; drop and reject close. A user chain is on the paths of the base chains
+that jump or go to it, transitively; a table with no base chain at all (a fragment) is assumed to
+be on both paths. A compose ``ports:`` entry opens its published port; ``expose:`` opens nothing.
+
+Only destination ports are exposures (multiport ``--ports`` counts as one); a negated match opens
+every other port. The *exposed* ports are the ports as traffic arrives, the *service* ports where
+it ends up (the DNAT/REDIRECT target, the compose container port).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .model import (
+    Action,
+    Declaration,
+    Document,
+    FirewallRule,
+    Hook,
+    Location,
+    PortBinding,
+    PortRange,
+    complement,
+    normalise,
+    port_count,
+)
+
+FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
+TRANSLATION_HOOKS = frozenset({Hook.PREROUTING})
+#: Connection-tracking states under which a rule admits new connections.
+NEW_STATES = frozenset({"NEW", "UNTRACKED"})
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """One opened (or published) set of destination ports of one declaration."""
+
+    declaration: Declaration
+    protocol: str | None  # tcp, udp, sctp, ...; None when any transport protocol matches
+    exposed: tuple[PortRange, ...]  # normalised; empty for a compose ephemeral host port
+    service: tuple[PortRange, ...]  # normalised
+    location: Location
+    negated: bool = False
+    written: tuple[PortRange, ...] = ()  # the match as written (before a negation is applied)
+
+    @property
+    def width(self) -> int:
+        return port_count(self.exposed)
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """The concrete protocols to look ports up for."""
+        return (self.protocol,) if self.protocol else ("tcp", "udp")
+
+
+def document_exposures(document: Document) -> list[Exposure]:
+    paths = _ChainPaths(document)
+    out: list[Exposure] = []
+    for decl in document.declarations:
+        if isinstance(decl, FirewallRule):
+            exposure = _firewall_exposure(decl, paths)
+        else:
+            exposure = _binding_exposure(decl)
+        if exposure is not None:
+            out.append(exposure)
+    return out
+
+
+def _firewall_exposure(rule: FirewallRule, paths: _ChainPaths) -> Exposure | None:
+    match = rule.dport or rule.either
+    if match is None or rule.protocol_negated:
+        return None
+    if rule.states and not NEW_STATES.intersection(s.upper() for s in rule.states):
+        return None
+    if rule.action == Action.ACCEPT:
+        if not paths.on_filter_path(rule):
+            return None
+    elif rule.action in Action.TRANSLATIONS:
+        if not paths.on_translation_path(rule):
+            return None
+    else:
+        return None
+    exposed = complement(match.ranges) if match.negated else normalise(match.ranges)
+    service = normalise(rule.to_ports) if rule.to_ports else exposed
+    return Exposure(
+        declaration=rule,
+        protocol=rule.protocol,
+        exposed=exposed,
+        service=service,
+        location=match.location or rule.location,
+        negated=match.negated,
+        written=normalise(match.ranges),
+    )
+
+
+def _binding_exposure(binding: PortBinding) -> Exposure | None:
+    if binding.kind != "ports":
+        return None
+    exposed = (binding.published,) if binding.published is not None else ()
+    return Exposure(
+        declaration=binding,
+        protocol=binding.protocol,
+        exposed=normalise(exposed),
+        service=normalise((binding.target,)),
+        location=binding.location,
+    )
+
+
+class _ChainPaths:
+    """Which chains of a document are reached from input/forward and from prerouting base chains."""
+
+    def __init__(self, document: Document) -> None:
+        self._filter: set[tuple[str, str, str]] = set()
+        self._translation: set[tuple[str, str, str]] = set()
+        self._fragments: set[tuple[str, str]] = set()
+        edges: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        tables: set[tuple[str, str]] = set()
+        for decl in document.declarations:
+            if isinstance(decl, FirewallRule):
+                tables.add((decl.family, decl.table))
+                if decl.action in (Action.JUMP, Action.GOTO) and decl.target:
+                    edges[decl.family, decl.table, decl.chain].add(decl.target)
+        based: set[tuple[str, str]] = set()
+        for policy in document.policies:
+            if policy.hook is None:
+                continue
+            key = (policy.family, policy.table)
+            based.add(key)
+            start = (policy.family, policy.table, policy.chain)
+            if policy.hook in FILTER_HOOKS and policy.type in (None, "filter"):
+                self._walk(start, edges, self._filter)
+            if policy.hook in TRANSLATION_HOOKS:
+                self._walk(start, edges, self._translation)
+        self._fragments = tables - based
+
+    @staticmethod
+    def _walk(start: tuple[str, str, str], edges, seen: set) -> None:
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            family, table, chain = node
+            stack.extend((family, table, nxt) for nxt in edges.get(node, ()))
+
+    def _key(self, rule: FirewallRule) -> tuple[str, str, str]:
+        return (rule.family, rule.table, rule.chain)
+
+    def on_filter_path(self, rule: FirewallRule) -> bool:
+        return self._key(rule) in self._filter or (rule.family, rule.table) in self._fragments
+
+    def on_translation_path(self, rule: FirewallRule) -> bool:
+        return self._key(rule) in self._translation or (rule.family, rule.table) in self._fragments

@@ -1,0 +1,45 @@
+"""Findings: frozen, precisely located results that every reporter renders."""
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+
+from .model import Location
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``severity >= threshold`` decides whether a run fails."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    location: Location
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across unrelated edits: code, path and message, not the line number."""
+        key = "\0".join((self.code, self.location.path, self.message))
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        return (loc.path, loc.line, loc.column, self.code, self.message)

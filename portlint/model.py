@@ -1,0 +1,211 @@
+"""The normalised model every parser produces and every rule reads.
+
+Parsers turn iptables, nftables and compose files into these frozen records; rules never see a
+parse tree or a YAML node, so a rule written once works on every format. Lines and columns are
+1-based; an end column points one past the last character, as in SARIF.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+MIN_PORT = 0
+MAX_PORT = 65535
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PortRange:
+    """An inclusive port range as written: ``start > end`` is kept (it matches no port)."""
+
+    start: int
+    end: int
+
+    @classmethod
+    def single(cls, port: int) -> PortRange:
+        return cls(port, port)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.start > self.end
+
+    @property
+    def width(self) -> int:
+        return 0 if self.is_empty else self.end - self.start + 1
+
+    def __contains__(self, port: int) -> bool:
+        return self.start <= port <= self.end
+
+    def __str__(self) -> str:
+        return str(self.start) if self.start == self.end else f"{self.start}-{self.end}"
+
+
+FULL_RANGE = PortRange(MIN_PORT, MAX_PORT)
+
+
+def normalise(ranges: tuple[PortRange, ...] | list[PortRange]) -> tuple[PortRange, ...]:
+    """Sorted, merged, non-empty ranges covering the same ports."""
+    merged: list[PortRange] = []
+    for r in sorted(r for r in ranges if not r.is_empty):
+        if merged and r.start <= merged[-1].end + 1:
+            if r.end > merged[-1].end:
+                merged[-1] = PortRange(merged[-1].start, r.end)
+        else:
+            merged.append(r)
+    return tuple(merged)
+
+
+def complement(ranges: tuple[PortRange, ...]) -> tuple[PortRange, ...]:
+    """The ports 0-65535 that ``ranges`` does not contain."""
+    out: list[PortRange] = []
+    nxt = MIN_PORT
+    for r in normalise(ranges):
+        if r.start > nxt:
+            out.append(PortRange(nxt, r.start - 1))
+        nxt = r.end + 1
+    if nxt <= MAX_PORT:
+        out.append(PortRange(nxt, MAX_PORT))
+    return tuple(out)
+
+
+def port_count(ranges: tuple[PortRange, ...]) -> int:
+    return sum(r.width for r in normalise(ranges))
+
+
+def format_ranges(ranges: tuple[PortRange, ...]) -> str:
+    return ", ".join(str(r) for r in ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    path: str
+    line: int
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PortMatch:
+    """One port match of a rule: the ranges as written, and whether the match is negated."""
+
+    ranges: tuple[PortRange, ...]
+    negated: bool = False
+    location: Location | None = None
+
+
+class Action:
+    """What a firewall rule does with the packets it matches (normalised verbs)."""
+
+    ACCEPT = "accept"
+    DROP = "drop"
+    REJECT = "reject"
+    JUMP = "jump"
+    GOTO = "goto"
+    RETURN = "return"
+    DNAT = "dnat"
+    REDIRECT = "redirect"
+    TPROXY = "tproxy"
+    SNAT = "snat"
+    MASQUERADE = "masquerade"
+    OTHER = "other"  # LOG, MARK, counters and every other non-terminal target
+
+    TRANSLATIONS = frozenset({DNAT, REDIRECT, TPROXY})
+    CLOSING = frozenset({DROP, REJECT})
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallRule:
+    """A rule of an iptables or nftables ruleset that matches on ports (or may: every rule is kept
+    so that chain reachability can be computed)."""
+
+    location: Location
+    format: str
+    family: str
+    table: str
+    chain: str
+    protocol: str | None = None
+    protocol_negated: bool = False
+    dport: PortMatch | None = None
+    sport: PortMatch | None = None
+    either: PortMatch | None = None  # multiport --ports: source or destination
+    saddr: str | None = None
+    daddr: str | None = None
+    iif: str | None = None
+    oif: str | None = None
+    states: tuple[str, ...] = ()
+    action: str | None = None  # an Action verb, None when the rule has no target
+    target: str | None = None  # the target as written (ACCEPT, LOG, a chain name, ...)
+    to_address: str | None = None
+    to_ports: tuple[PortRange, ...] | None = None
+    comment: str | None = None
+
+
+class Hook:
+    """Netfilter hooks a base chain can be attached to."""
+
+    PREROUTING = "prerouting"
+    INPUT = "input"
+    FORWARD = "forward"
+    OUTPUT = "output"
+    POSTROUTING = "postrouting"
+    INGRESS = "ingress"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPolicy:
+    """A chain declaration: base chains have a hook, a type and a policy; user chains have none."""
+
+    location: Location
+    format: str
+    family: str
+    table: str
+    chain: str
+    hook: str | None = None  # a Hook value for a base chain
+    type: str | None = None  # filter / nat / route (iptables: from the table)
+    policy: str | None = None  # accept / drop
+
+
+@dataclass(frozen=True, slots=True)
+class PortBinding:
+    """A compose ``ports:`` entry (published) or an ``expose:`` entry (container only)."""
+
+    location: Location
+    service: str
+    target: PortRange
+    published: PortRange | None = None
+    host_ip: str | None = None
+    protocol: str = "tcp"
+    kind: str = "ports"  # "ports" or "expose"
+    mode: str | None = None
+    format: str = "compose"
+
+
+Declaration = Union[FirewallRule, PortBinding]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem a parser met in the input; the rule with this code turns it into a finding."""
+
+    code: str
+    message: str
+    location: Location
+
+
+@dataclass(slots=True)
+class Document:
+    """Everything a parser understood in one file."""
+
+    path: str
+    format: str
+    text: str
+    declarations: list[Declaration] = field(default_factory=list)
+    policies: list[ChainPolicy] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    _lines: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def line_text(self, line: int) -> str:
+        """The source line ``line`` (1-based) without its newline; "" when out of range."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""

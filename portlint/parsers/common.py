@@ -1,0 +1,95 @@
+"""Helpers every parser shares: loading grammars, reading port numbers, building diagnostics."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..model import MAX_PORT, Diagnostic, Location
+from ..resources import data_dir
+
+PARSE_ERROR = "PL001"
+INVALID_PORT = "PL002"
+UNKNOWN_SERVICE = "PL003"
+
+#: IP protocol numbers of the transport protocols that have ports.
+PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "33": "dccp", "132": "sctp", "136": "udplite"}
+
+
+@lru_cache(maxsize=None)
+def grammar(name: str, start: tuple[str, ...] = ("start",), transformer=None):
+    """The LALR parser of ``grammars/<name>.lark`` with these start symbols, built once per
+    process (and cached on disk by lark between processes)."""
+    from lark import Lark
+
+    path = data_dir("grammars") / f"{name}.lark"
+    return Lark(path.read_text(encoding="utf-8"), parser="lalr", cache=True, start=list(start),
+                transformer=transformer)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a rule with its position; ``quoted`` words are never options."""
+
+    text: str
+    line: int
+    column: int
+    end_column: int
+    kind: str = "WORD"  # OPTION, BANG, WORD or STRING
+
+    def location(self, path: str) -> Location:
+        return Location(path, self.line, self.column, self.line, self.end_column)
+
+
+class PortSyntaxError(ValueError):
+    """A port or range that no tool accepts; ``code`` says which rule reports it."""
+
+    def __init__(self, message: str, code: str = INVALID_PORT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def port_number(text: str, protocol: str | None, resolve) -> int:
+    """A port written as a number or a service name (resolved by ``resolve(name, proto)``)."""
+    if text.isdigit():
+        value = int(text)
+        if value > MAX_PORT:
+            raise PortSyntaxError(f"invalid port {text!r}: ports are 0-65535")
+        return value
+    if text and (text[0].isalpha()) and all(c.isalnum() or c in "-_." for c in text):
+        port = resolve(text, protocol)
+        if port is None:
+            raise PortSyntaxError(f"unknown service name {text!r} for {protocol or 'any protocol'}", UNKNOWN_SERVICE)
+        return port
+    raise PortSyntaxError(f"invalid port {text!r}: expected a number 0-65535 or a service name")
+
+
+def diagnostic(code: str, message: str, path: str, word: Word) -> Diagnostic:
+    return Diagnostic(code, message, word.location(path))
+
+
+def lark_error(exc, path: str, names: dict[str, str], line_offset: int = 0) -> Diagnostic:
+    """A PL001 diagnostic for a lark parse error: where, what was found, what was expected
+    (terminals named for people by ``names``)."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+    line = (getattr(exc, "line", 1) or 1) + line_offset
+    column = getattr(exc, "column", 1) or 1
+    expected = sorted({names.get(t, t) for t in (getattr(exc, "expected", None) or ()) if names.get(t, t)})
+    wanted = f"; expected {', '.join(expected[:-1]) + ' or ' + expected[-1] if len(expected) > 1 else expected[0]}" if expected else ""
+    if isinstance(exc, UnexpectedCharacters):
+        char = exc.char
+        found = "an unterminated quoted string" if char in "\"'" else f"unexpected character {char!r}"
+        return Diagnostic(PARSE_ERROR, found + wanted, Location(path, line, column, line, column + 1))
+    if isinstance(exc, UnexpectedToken):
+        token = exc.token
+        if token.type == "$END":
+            text = "unexpected end of file"
+        elif token.type == "_NL":
+            text = "unexpected end of line"
+        else:
+            text = f"unexpected {str(token)!r}"
+        end = column + max(len(str(token)), 1) if token.type not in ("$END", "_NL") else column + 1
+        return Diagnostic(PARSE_ERROR, text + wanted, Location(path, line, column, line, end))
+    if isinstance(exc, UnexpectedEOF):
+        return Diagnostic(PARSE_ERROR, "unexpected end of file" + wanted, Location(path, line, column))
+    return Diagnostic(PARSE_ERROR, str(exc).splitlines()[0], Location(path, line, column))

@@ -1,0 +1,265 @@
+"""iptables-save / ip6tables-save dumps (``rules.v4``), as ``iptables-restore`` reads them."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lark import Transformer
+from lark.exceptions import LarkError
+
+from ..hookspecs import hookimpl
+from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
+from . import Parser
+from .common import PARSE_ERROR, Word, grammar, lark_error
+from .iptables_options import RuleFacts, read_rule
+
+#: Built-in chains of each table, and the chain type (as nftables names it) of the table.
+BUILTIN_CHAINS = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+}
+CHAIN_TYPES = {"filter": "filter", "nat": "nat", "mangle": "route", "raw": "raw", "security": "security"}
+RULE_COMMANDS = {"-A": "append", "--append": "append", "-I": "insert", "--insert": "insert"}
+OTHER_COMMANDS = {"-N": "new", "--new-chain": "new", "-P": "policy", "--policy": "policy",
+                  "-D": "other", "--delete": "other", "-R": "other", "--replace": "other",
+                  "-F": "other", "--flush": "other", "-X": "other", "--delete-chain": "other",
+                  "-Z": "other", "--zero": "other", "-E": "other", "--rename-chain": "other"}
+TERMINAL_NAMES = {
+    "TABLE": "*table", "CHAIN": ":CHAIN POLICY", "COUNTERS": "[packets:bytes]", "COMMIT": "COMMIT",
+    "COMMENT": "a # comment", "OPTION": "an option", "WORD": "a word", "STRING": "a quoted string",
+    "BANG": "'!'", "_NL": "end of line", "$END": "end of file",
+}
+_SNIFF = re.compile(r"^(\*(filter|nat|mangle|raw|security)\s*$|:\S+ (ACCEPT|DROP|-) \[\d+:\d+\]|(\[\d+:\d+\] )?-A \S+)", re.M)
+_IPV6_HINT = re.compile(r"ip6tables|icmpv6|ipv6-icmp|icmp6|(?:-[sd]|--to-destination) \[?[0-9a-fA-F]*:[0-9a-fA-F]*:")
+
+
+def _unquote(text: str) -> str:
+    if text[0] == "'":
+        return text[1:-1]
+    return re.sub(r"\\(.)", r"\1", text[1:-1])
+
+
+class _Statements(Transformer):
+    """Turns the parse tree into ``(kind, words)`` per line, built bottom-up by lark."""
+
+    @staticmethod
+    def _words(tokens) -> list[Word]:
+        return [
+            Word(_unquote(t.value) if t.type == "STRING" else t.value, t.line, t.column, t.end_column, t.type)
+            for t in tokens
+        ]
+
+    def start(self, items):
+        return items
+
+    def line(self, items):
+        return items
+
+    def comment(self, tokens):
+        return ("comment", self._words(tokens))
+
+    def table(self, tokens):
+        return ("table", self._words(tokens))
+
+    def chain(self, tokens):
+        return ("chain", self._words(tokens))
+
+    def rule(self, tokens):
+        return ("rule", self._words(tokens))
+
+    def commit(self, tokens):
+        return ("commit", self._words(tokens))
+
+
+_TRANSFORMER = _Statements()
+
+
+def statements(text: str, path: str) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
+    """Every statement of an iptables-save text, and a PL001 for each line that is not one.
+
+    The whole text is parsed at once; only when that fails is it parsed line by line, so every
+    bad line is reported and the good ones are still read.
+    """
+    parser = grammar("iptables", start=("start", "line"), transformer=_TRANSFORMER)
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        return parser.parse(text, start="start"), []
+    except LarkError:
+        pass
+    found, errors = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            items = parser.parse(line, start="line")
+        except LarkError as exc:
+            errors.append(lark_error(exc, path, TERMINAL_NAMES, number - 1))
+            continue
+        for kind, words in items:
+            found.append((kind, [Word(w.text, number, w.column, w.end_column, w.kind) for w in words]))
+    return found, errors
+
+
+@dataclass
+class _Table:
+    name: str
+    word: Word
+    chains: dict[str, ChainPolicy] = field(default_factory=dict)
+    rules: list[tuple[Word, str, RuleFacts]] = field(default_factory=list)
+
+
+class _Builder:
+    """Reads statements in order, as iptables-restore does, into a Document."""
+
+    def __init__(self, document: Document, family: str, resolve) -> None:
+        self.doc = document
+        self.family = family
+        self.resolve = resolve
+        self.table: _Table | None = None
+
+    def error(self, word: Word, message: str) -> None:
+        self.doc.diagnostics.append(Diagnostic(PARSE_ERROR, message, word.location(self.doc.path)))
+
+    def feed(self, kind: str, words: list[Word]) -> None:
+        getattr(self, "on_" + kind)(words)
+
+    def on_comment(self, words: list[Word]) -> None:
+        pass
+
+    def on_table(self, words: list[Word]) -> None:
+        word = words[0]
+        name = word.text[1:]
+        if self.table is not None:
+            self.error(word, f"COMMIT expected before {word.text}: table {self.table.name} is still open")
+            self.close()
+        if name not in BUILTIN_CHAINS:
+            self.error(word, f"unknown table {name!r}: expected one of {', '.join(BUILTIN_CHAINS)}")
+        self.table = _Table(name, word)
+
+    def on_commit(self, words: list[Word]) -> None:
+        if self.table is None:
+            self.error(words[0], "COMMIT without a table: start the table with a line such as *filter")
+            return
+        self.close()
+
+    def on_chain(self, words: list[Word]) -> None:
+        table = self.open_table(words[0])
+        if table is None:
+            return
+        name, policy = words[0].text[1:], words[1].text
+        builtin = name in BUILTIN_CHAINS.get(table.name, ())
+        if not builtin and policy != "-":
+            self.error(words[1], f"chain {name} is not a built-in chain of table {table.name}: its policy must be '-'")
+        if builtin and policy not in ("ACCEPT", "DROP"):
+            self.error(words[1], f"invalid policy {policy!r} for built-in chain {name}: expected ACCEPT or DROP")
+        self.declare(table, name, words[0], policy.lower() if builtin else None)
+
+    def on_rule(self, words: list[Word]) -> None:
+        if words[0].kind == "COUNTERS":
+            words = words[1:]
+        command = words[0]
+        table = self.open_table(command)
+        if table is None:
+            return
+        if command.text in OTHER_COMMANDS:
+            self.other_command(table, OTHER_COMMANDS[command.text], command, words[1:])
+            return
+        if command.text not in RULE_COMMANDS:
+            self.error(command, f"unexpected {command.text!r}: a rule starts with -A CHAIN or -I CHAIN")
+            return
+        if len(words) < 2 or words[1].kind not in ("WORD", "STRING"):
+            self.error(command, f"{command.text} needs a chain name")
+            return
+        chain, args = words[1].text, words[2:]
+        if RULE_COMMANDS[command.text] == "insert" and args and args[0].text.isdigit():
+            args = args[1:]
+        if chain not in table.chains and chain not in BUILTIN_CHAINS.get(table.name, ()):
+            self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
+        elif chain not in table.chains:
+            self.declare(table, chain, words[1], "accept")
+        facts = read_rule(args, self.doc.path, self.resolve)
+        self.doc.diagnostics.extend(facts.diagnostics)
+        table.rules.append((command, chain, facts))
+
+    def other_command(self, table: _Table, command: str, word: Word, args: list[Word]) -> None:
+        if command == "new" and args:
+            self.declare(table, args[0].text, args[0], None)
+        elif command == "policy" and len(args) >= 2:
+            self.declare(table, args[0].text, args[0], args[1].text.lower())
+
+    def open_table(self, word: Word) -> _Table | None:
+        if self.table is None:
+            self.error(word, "statement outside a table: start the table with a line such as *filter")
+        return self.table
+
+    def declare(self, table: _Table, name: str, word: Word, policy: str | None) -> None:
+        builtin = name in BUILTIN_CHAINS.get(table.name, ())
+        table.chains[name] = ChainPolicy(
+            location=word.location(self.doc.path), format="iptables", family=self.family,
+            table=table.name, chain=name, hook=name.lower() if builtin else None,
+            type=CHAIN_TYPES.get(table.name) if builtin else None, policy=policy,
+        )
+
+    def close(self) -> None:
+        """At COMMIT: every chain is known, so each target is a verdict, a jump or an extension."""
+        table, self.table = self.table, None
+        chains = set(table.chains)
+        self.doc.policies.extend(table.chains.values())
+        path = self.doc.path
+        for command, chain, facts in table.rules:
+            self.doc.declarations.append(FirewallRule(
+                location=Location(path, command.line, command.column),
+                format="iptables", family=self.family, table=table.name, chain=chain,
+                protocol=facts.protocol, protocol_negated=facts.protocol_negated,
+                dport=facts.dport, sport=facts.sport, either=facts.either,
+                saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
+                states=facts.states, action=facts.action(chains), target=facts.target,
+                to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
+            ))
+
+    def finish(self, last_line: int) -> None:
+        if self.table is not None:
+            word = Word("", last_line, 1, 1)
+            self.error(word, f"COMMIT expected: table {self.table.name} (opened at line {self.table.word.line}) is never committed")
+            self.close()
+
+
+class IptablesParser(Parser):
+    name = "iptables"
+    description = "iptables-save / ip6tables-save dumps (iptables-restore input)"
+    patterns = ("rules.v4", "rules.v6", "*.iptables", "*.ip6tables", "iptables-save*", "ip6tables-save*",
+                "iptables.rules", "ip6tables.rules", "iptables.dump", "ip6tables.dump")
+
+    def sniff(self, head: str) -> bool:
+        for line in head.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            return bool(_SNIFF.match(line))
+        return False
+
+    def parse(self, text: str, path: str) -> Document:
+        from ..catalog import load
+
+        document = Document(path, self.name, text)
+        found, document.diagnostics = statements(text, path)
+        builder = _Builder(document, self.family(text, path), load().resolve)
+        for kind, words in found:
+            builder.feed(kind, words)
+        builder.finish(max(text.count("\n"), 1))
+        return document
+
+    @staticmethod
+    def family(text: str, path: str) -> str:
+        """ip6 for ip6tables-save output: by its header, its name, or IPv6 addresses and ICMPv6."""
+        name = path.rsplit("/", 1)[-1].lower()
+        if "ip6" in name or name.endswith(".v6") or _IPV6_HINT.search(text[:65536]):
+            return "ip6"
+        return "ip"
+
+
+@hookimpl
+def portlint_register_parsers():
+    return [IptablesParser()]

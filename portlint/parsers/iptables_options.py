@@ -1,0 +1,361 @@
+"""The option language of one iptables rule, read the way iptables reads it.
+
+Shared by every source of iptables rules (iptables-save files, shell scripts): the caller splits
+a rule into :class:`~portlint.parsers.common.Word` s; :func:`read_rule` gives them meaning.
+
+iptables parses options with ``getopt_long`` over the options of the core and of every match and
+target loaded so far, so: long options may be abbreviated to a unique prefix (``-m multiport
+--dport`` is ``--dports``); ``-p tcp`` loads the tcp match only when an option nothing else
+defines needs it; an option that requires an argument takes the next word whatever it looks like
+(``--dport -1``). Options of matches and targets portlint has no table for are kept with the
+words that follow them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..model import MAX_PORT, Action, Diagnostic, PortMatch, PortRange
+from .common import INVALID_PORT, PARSE_ERROR, PROTOCOL_NUMBERS, PortSyntaxError, Word, port_number
+
+#: Core options: long name -> (short letter, number of arguments).
+CORE_OPTIONS = {
+    "protocol": ("p", 1), "source": ("s", 1), "src": (None, 1), "destination": ("d", 1),
+    "dst": (None, 1), "in-interface": ("i", 1), "out-interface": ("o", 1), "jump": ("j", 1),
+    "goto": ("g", 1), "match": ("m", 1), "fragment": ("f", 0), "set-counters": ("c", 2),
+    "ipv4": ("4", 0), "ipv6": ("6", 0), "wait": ("w", 1), "numeric": ("n", 0), "verbose": ("v", 0),
+}
+SHORT_OPTIONS = {short: long for long, (short, _) in CORE_OPTIONS.items() if short}
+
+_PORTS = {"source-port": 1, "sport": 1, "destination-port": 1, "dport": 1}
+#: Options of the matches and targets portlint reads; ``None`` marks a table known to be partial
+#: (its other options take the words that follow them).
+MATCH_OPTIONS: dict[str, dict[str, int] | None] = {
+    "tcp": {**_PORTS, "syn": 0, "tcp-flags": 2, "tcp-option": 1},
+    "udp": dict(_PORTS),
+    "sctp": {**_PORTS, "chunk-types": 2},
+    "dccp": {**_PORTS, "dccp-types": 1, "dccp-option": 1},
+    "multiport": {"source-ports": 1, "sports": 1, "destination-ports": 1, "dports": 1, "ports": 1},
+    "state": {"state": 1},
+    "comment": {"comment": 1},
+    "mac": {"mac-source": 1},
+    "conntrack": {"ctstate": 1, "ctproto": 1, "ctorigsrc": 1, "ctorigdst": 1, "ctreplsrc": 1,
+                  "ctrepldst": 1, "ctorigsrcport": 1, "ctorigdstport": 1, "ctreplsrcport": 1,
+                  "ctrepldstport": 1, "ctstatus": 1, "ctexpire": 1, "ctdir": 1},
+}
+TARGET_OPTIONS: dict[str, dict[str, int] | None] = {
+    "DNAT": {"to-destination": 1, "random": 0, "persistent": 0, "random-fully": 0},
+    "REDIRECT": {"to-ports": 1, "random": 0},
+    "MASQUERADE": {"to-ports": 1, "random": 0, "random-fully": 0},
+    "SNAT": {"to-source": 1, "random": 0, "persistent": 0, "random-fully": 0},
+    "TPROXY": {"on-port": 1, "on-ip": 1, "tproxy-mark": 1},
+    "ACCEPT": {}, "DROP": {}, "RETURN": {},
+    "REJECT": {"reject-with": 1},
+}
+VERDICTS = {
+    "ACCEPT": Action.ACCEPT, "DROP": Action.DROP, "REJECT": Action.REJECT, "RETURN": Action.RETURN,
+    "DNAT": Action.DNAT, "REDIRECT": Action.REDIRECT, "TPROXY": Action.TPROXY, "SNAT": Action.SNAT,
+    "MASQUERADE": Action.MASQUERADE,
+}
+PORT_MATCHES = ("tcp", "udp", "sctp", "dccp")
+MULTIPORT_PROTOCOLS = ("tcp", "udp", "udplite", "sctp", "dccp")
+#: Protocols whose reversed range (``60000:29``) iptables rejects; udp and dccp accept it.
+STRICT_RANGE_PROTOCOLS = ("tcp", "sctp")
+MULTIPORT_MAX = 15
+MAC_RE = re.compile(r"^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){5}$")
+
+
+@dataclass
+class RuleFacts:
+    """What a rule's options say, before it is placed in a table and chain."""
+
+    protocol: str | None = None
+    protocol_negated: bool = False
+    protocol_word: Word | None = None
+    dport: PortMatch | None = None
+    sport: PortMatch | None = None
+    either: PortMatch | None = None
+    saddr: str | None = None
+    daddr: str | None = None
+    iif: str | None = None
+    oif: str | None = None
+    states: tuple[str, ...] = ()
+    target: str | None = None
+    goto: bool = False
+    to_address: str | None = None
+    to_ports: tuple[PortRange, ...] | None = None
+    comment: str | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: (module, option, negated, value word) of every port option, read once -p is known.
+    port_options: list[tuple[str, str, bool, Word]] = field(default_factory=list)
+
+    def action(self, chains: set[str]) -> str | None:
+        """The normalised verb of the target; a target naming a chain of the table jumps."""
+        if self.target is None:
+            return None
+        if self.goto:
+            return Action.GOTO
+        if self.target in VERDICTS:
+            return VERDICTS[self.target]
+        return Action.JUMP if self.target in chains else Action.OTHER
+
+
+class _Reader:
+    def __init__(self, words: list[Word], path: str, resolve) -> None:
+        self.words = words
+        self.path = path
+        self.resolve = resolve
+        self.pos = 0
+        self.facts = RuleFacts()
+        self.matches: list[str] = []  # loaded match modules, in order
+        self.implicit_loaded = False
+
+    def error(self, word: Word, message: str, code: str = PARSE_ERROR) -> None:
+        self.facts.diagnostics.append(Diagnostic(code, message, word.location(self.path)))
+
+    # -- option lookup ---------------------------------------------------------------------
+
+    def _tables(self) -> list[tuple[str, dict[str, int] | None]]:
+        tables = [(m, MATCH_OPTIONS.get(m)) for m in self.matches]
+        if self.facts.target is not None:
+            tables.append((self.facts.target, TARGET_OPTIONS.get(self.facts.target)))
+        return tables
+
+    def lookup(self, name: str) -> tuple[str, str, int] | None:
+        """``(owner, full option name, nargs)`` of a long option; owner "" is the core."""
+        for _ in range(2):
+            found = self._lookup_loaded(name)
+            if found is not None:
+                return found
+            if not self._load_implicit():
+                break
+        return None
+
+    def _lookup_loaded(self, name: str):
+        core = [("", opt, nargs) for opt, (_, nargs) in CORE_OPTIONS.items()]
+        modules = [(owner, opt, nargs) for owner, table in self._tables() for opt, nargs in (table or {}).items()]
+        for candidate in core + modules:
+            if candidate[1] == name:
+                return candidate
+        # An abbreviation: unique among the known modules' options; the core's only when no
+        # module with options unknown to portlint could be the one meant (``-m recent --set``).
+        pools = [modules] if self._partial_owner() else [modules, core]
+        for pool in pools:
+            prefixed = [c for c in pool if c[1].startswith(name)]
+            if len({c[1] for c in prefixed}) == 1:
+                return prefixed[0]
+        return None
+
+    def _load_implicit(self) -> bool:
+        """iptables loads the match named by ``-p`` when an option nothing else defines is met."""
+        proto = self.facts.protocol
+        if self.implicit_loaded or proto not in PORT_MATCHES or proto in self.matches:
+            return False
+        self.implicit_loaded = True
+        self.matches.append(proto)
+        return True
+
+    def _partial_owner(self) -> str | None:
+        """The most recent loaded match or target whose options portlint does not all know."""
+        for owner, table in reversed(self._tables()):
+            if table is None:
+                return owner
+        return None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def take(self, n: int, option: Word) -> list[Word] | None:
+        args = self.words[self.pos: self.pos + n]
+        if len(args) < n:
+            self.error(option, f"option {option.text} requires {n} argument{'s' * (n > 1)}")
+            return None
+        self.pos += n
+        return args
+
+    def take_free(self) -> list[Word]:
+        """The words up to the next option (for options portlint has no table for)."""
+        start = self.pos
+        while self.pos < len(self.words) and self.words[self.pos].kind in ("WORD", "STRING"):
+            self.pos += 1
+        return self.words[start: self.pos]
+
+    def read(self) -> RuleFacts:
+        while self.pos < len(self.words):
+            word = self.words[self.pos]
+            self.pos += 1
+            negated = False
+            if word.kind == "BANG":
+                if self.pos >= len(self.words) or self.words[self.pos].kind != "OPTION":
+                    self.error(word, "'!' must be followed by the option it negates")
+                    continue
+                negated = True
+                word = self.words[self.pos]
+                self.pos += 1
+            if word.kind != "OPTION":
+                self.error(word, f"unexpected argument {word.text!r}: expected an option")
+                continue
+            self.option(word, negated)
+        self.finish()
+        return self.facts
+
+    def option(self, word: Word, negated: bool) -> None:
+        text = word.text
+        if text.startswith("--"):
+            found = self.lookup(text[2:])
+        else:
+            long = SHORT_OPTIONS.get(text[1:])
+            found = ("", long, CORE_OPTIONS[long][1]) if long else None
+        if found is None:
+            owner = self._partial_owner()
+            if owner is None:
+                self.error(word, f"unknown option {text}: no loaded match or target defines it")
+            self.take_free()
+            return
+        owner, name, nargs = found
+        if nargs and self.pos < len(self.words) and self.words[self.pos].kind == "BANG":
+            bang = self.words[self.pos]
+            self.pos += 1
+            self.error(bang, f"'{text} ! ...' is no longer accepted (iptables 1.6 dropped it): "
+                             f"write '! {text} ...'")
+            negated = True
+        args = self.take(nargs, word)
+        if args is None:
+            return
+        if owner == "":
+            self.core(name, args, negated, word)
+        elif owner in MATCH_OPTIONS or owner in TARGET_OPTIONS:
+            self.module(owner, name, args, negated)
+
+    def core(self, name: str, args: list[Word], negated: bool, word: Word) -> None:
+        facts = self.facts
+        value = args[0].text if args else None
+        if name == "protocol":
+            proto = value.lower()
+            facts.protocol = None if proto in ("all", "0") else PROTOCOL_NUMBERS.get(proto, proto)
+            facts.protocol_negated = negated
+            facts.protocol_word = args[0]
+        elif name == "match":
+            module = value.lower()
+            self.matches.append(module)
+        elif name in ("jump", "goto"):
+            facts.target = value
+            facts.goto = name == "goto"
+        elif name in ("source", "src"):
+            facts.saddr = ("!" if negated else "") + value
+        elif name in ("destination", "dst"):
+            facts.daddr = ("!" if negated else "") + value
+        elif name == "in-interface":
+            facts.iif = ("!" if negated else "") + value
+        elif name == "out-interface":
+            facts.oif = ("!" if negated else "") + value
+
+    def module(self, owner: str, name: str, args: list[Word], negated: bool) -> None:
+        facts = self.facts
+        value = args[0] if args else None
+        if owner in PORT_MATCHES + ("multiport",) and name in (
+                "sport", "source-port", "dport", "destination-port",
+                "sports", "source-ports", "dports", "destination-ports", "ports"):
+            facts.port_options.append((owner, name, negated, value))
+        elif (owner, name) in (("state", "state"), ("conntrack", "ctstate")) and not negated:
+            facts.states = tuple(value.text.split(","))
+        elif owner == "mac" and not MAC_RE.match(value.text):
+            self.error(value, f"invalid MAC address {value.text!r}: expected six hex pairs such as 00:11:22:aa:bb:cc")
+        elif owner == "comment":
+            facts.comment = value.text
+        elif owner == "DNAT" and name == "to-destination":
+            facts.to_address, facts.to_ports = self.nat_destination(value)
+        elif owner in ("REDIRECT", "MASQUERADE") and name == "to-ports":
+            facts.to_ports = self.port_list(value, "-")
+        elif owner == "TPROXY" and name == "on-port":
+            facts.to_ports = self.port_list(value, "-")
+
+    # -- values ----------------------------------------------------------------------------
+
+    def nat_destination(self, word: Word) -> tuple[str | None, tuple[PortRange, ...] | None]:
+        """``[ipaddr[-ipaddr]][:port[-port]]``; IPv6 addresses are bracketed when a port follows."""
+        text = word.text
+        if text.startswith("["):
+            address, _, rest = text[1:].partition("]")
+            ports = rest[1:] if rest.startswith(":") else ""
+        elif text.count(":") == 1:
+            address, _, ports = text.partition(":")
+        else:
+            address, ports = text, ""
+        return address or None, (self.port_list(word, "-", ports) if ports else None)
+
+    def port_list(self, word: Word, sep: str, text: str | None = None) -> tuple[PortRange, ...] | None:
+        text = word.text if text is None else text
+        lo, has_sep, hi = text.partition(sep)
+        try:
+            start = port_number(lo, self.facts.protocol, self.resolve)
+            end = port_number(hi, self.facts.protocol, self.resolve) if has_sep else start
+        except PortSyntaxError as exc:
+            self.error(word, str(exc), exc.code)
+            return None
+        return (PortRange(start, end),)
+
+    def finish(self) -> None:
+        """Read the port options now that ``-p`` is known wherever it was written."""
+        facts = self.facts
+        for module, name, negated, word in facts.port_options:
+            if module == "multiport":
+                if facts.protocol not in MULTIPORT_PROTOCOLS or facts.protocol_negated:
+                    self.error(word, "multiport needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`")
+                    continue
+                ranges = self.multiport(word)
+            else:
+                if facts.protocol != module or facts.protocol_negated:
+                    self.error(word, f"the {module} match (--{name}) needs `-p {module}`")
+                    continue
+                ranges = self.port_range(word)
+            if ranges is None:
+                continue
+            if not negated and ranges == (PortRange(0, MAX_PORT),):
+                continue  # a match on every port is a no-op iptables itself drops
+            match = PortMatch(ranges, negated, word.location(self.path))
+            if name == "ports":
+                facts.either = match
+            elif name.startswith("s"):
+                facts.sport = match
+            else:
+                facts.dport = match
+
+    def port_range(self, word: Word) -> tuple[PortRange, ...] | None:
+        """``port``, ``a:b``, ``a:`` (to 65535), ``:b`` (from 0), ``:`` (every port)."""
+        text = word.text
+        lo, has_sep, hi = text.partition(":")
+        try:
+            start = port_number(lo, self.facts.protocol, self.resolve) if lo or not has_sep else 0
+            end = (port_number(hi, self.facts.protocol, self.resolve) if hi else MAX_PORT) if has_sep else start
+        except PortSyntaxError as exc:
+            self.error(word, str(exc), exc.code)
+            return None
+        if start > end and self.facts.protocol in STRICT_RANGE_PROTOCOLS:
+            self.error(word, f"invalid port range {text!r}: the first port is greater than the last", INVALID_PORT)
+            return None
+        return (PortRange(start, end),)
+
+    def multiport(self, word: Word) -> tuple[PortRange, ...] | None:
+        """A comma-separated list of ports and ``a:b`` ranges; at most 15, a range counting 2."""
+        ranges: list[PortRange] = []
+        used = 0
+        for part in word.text.split(","):
+            lo, has_sep, hi = part.partition(":")
+            try:
+                start = port_number(lo, self.facts.protocol, self.resolve)
+                end = port_number(hi, self.facts.protocol, self.resolve) if has_sep else start
+            except PortSyntaxError as exc:
+                self.error(word, str(exc), exc.code)
+                return None
+            ranges.append(PortRange(start, end))
+            used += 2 if has_sep else 1
+        if used > MULTIPORT_MAX:
+            self.error(word, f"too many ports in {word.text!r}: multiport takes at most {MULTIPORT_MAX} "
+                             "(a range counts as two)", INVALID_PORT)
+            return None
+        return tuple(ranges)
+
+
+def read_rule(words: list[Word], path: str, resolve) -> RuleFacts:
+    """Read the options of one rule (the words after ``-A CHAIN``)."""
+    return _Reader(words, path, resolve).read()

@@ -1,0 +1,143 @@
+"""Rules: small classes that read the normalised model and yield findings.
+
+A rule never sees a parse tree or YAML node, only :class:`RuleContext` (the document, its
+exposures, the catalog and the run's settings), so every rule works on every format.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar, Iterable, Iterator
+
+from ..catalog import Catalog
+from ..exposure import Exposure, document_exposures
+from ..findings import Finding, Severity
+from ..model import Document, Location, PortRange
+
+CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-wide settings every rule may read."""
+
+    ephemeral_range: PortRange = PortRange(49152, 65535)
+    broad_range: int = 1024  # ranges at least this wide are judged as a whole (PL302)
+    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class RuleContext:
+    document: Document
+    catalog: Catalog
+    settings: Settings
+
+    @cached_property
+    def exposures(self) -> list[Exposure]:
+        """The document's exposures, computed once and shared by every rule."""
+        return document_exposures(self.document)
+
+    @cached_property
+    def narrow_exposures(self) -> list[Exposure]:
+        """Exposures narrow enough to be judged port by port."""
+        limit = self.settings.broad_range
+        return [e for e in self.exposures if 0 < e.width < limit]
+
+
+class Rule:
+    """Base class of every rule, built-in or from a plugin.
+
+    The class docstring is the rule's user documentation (``portlint explain``).
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    #: Option names (kebab-case) and their defaults.
+    options: ClassVar[dict[str, Any]] = {}
+    #: Opt-in rules run only when selected explicitly (or with ALL).
+    default_enabled: ClassVar[bool] = True
+
+    def __init__(self, severity: Severity | None = None, options: dict[str, Any] | None = None) -> None:
+        self.level = severity or type(self).severity
+        self.config = {**type(self).options, **(options or {})}
+
+    def check(self, ctx: RuleContext) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def finding(self, location: Location, message: str) -> Finding:
+        return Finding(self.code, self.name, self.level, message, location)
+
+    @classmethod
+    def validate(cls) -> str | None:
+        """Why this class cannot be used as a rule, or None."""
+        for attr in ("code", "name", "severity", "summary"):
+            if not hasattr(cls, attr):
+                return f"rule {cls.__name__} has no {attr!r}"
+        if not CODE_RE.match(cls.code):
+            return f"rule {cls.__name__}: code {cls.code!r} is not letters followed by digits"
+        if not NAME_RE.match(cls.name):
+            return f"rule {cls.__name__}: name {cls.name!r} is not kebab-case"
+        if not isinstance(cls.severity, Severity):
+            return f"rule {cls.__name__}: severity must be a portlint.findings.Severity"
+        return None
+
+
+class DiagnosticRule(Rule):
+    """A rule whose findings are the diagnostics a parser reported under its code."""
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for diagnostic in ctx.document.diagnostics:
+            if diagnostic.code == self.code:
+                yield self.finding(diagnostic.location, diagnostic.message)
+
+
+class ExposureRule(Rule):
+    """A rule that judges the ports of each narrow exposure one by one.
+
+    Subclasses implement :meth:`concerns` for one port and :meth:`message`; the rule yields one
+    finding per exposure naming every port concerned. Ranges at least ``broad_range`` wide are
+    PL302's alone.
+    """
+
+    #: Judge the exposed port (as traffic arrives) or the service port (where it ends up).
+    judges: ClassVar[str] = "exposed"
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for exposure in ctx.narrow_exposures:
+            ranges = exposure.exposed if self.judges == "exposed" else exposure.service
+            ports: list[int] = []
+            reasons: dict[str, None] = {}
+            for proto in exposure.protocols:
+                for r in ranges:
+                    for port in range(r.start, r.end + 1):
+                        reason = self.concerns(port, proto, ctx)
+                        if reason is not None:
+                            ports.append(port)
+                            reasons.setdefault(reason, None)
+            if ports:
+                yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure))
+
+    def concerns(self, port: int, protocol: str, ctx: RuleContext) -> str | None:
+        """A short reason ("" is fine) when ``port``/``protocol`` concerns this rule, else None."""
+        raise NotImplementedError
+
+    def message(self, ports: str, reasons: list[str], exposure: Exposure) -> str:
+        """The one message for every port of ``exposure`` that concerns this rule."""
+        raise NotImplementedError
+
+
+def ports_text(ports: list[int]) -> str:
+    """``[22, 23, 24, 80]`` -> ``"22-24, 80"``; "port" or "ports" in front."""
+    ordered = sorted(set(ports))
+    runs: list[PortRange] = []
+    for p in ordered:
+        if runs and p == runs[-1].end + 1:
+            runs[-1] = PortRange(runs[-1].start, p)
+        else:
+            runs.append(PortRange(p, p))
+    text = ", ".join(str(r) for r in runs)
+    return ("port " if len(ordered) == 1 else "ports ") + text

@@ -1,0 +1,75 @@
+"""PL3xx: port ranges: ephemeral collisions, over-broad openings, ranges that match nothing."""
+from __future__ import annotations
+
+from ..findings import Severity
+from ..hookspecs import hookimpl
+from ..model import FirewallRule, format_ranges
+from . import ExposureRule, Rule, RuleContext
+from .catalog_facts import protocol_text
+
+
+class EphemeralPortCollision(ExposureRule):
+    """An opened or published listening port lies inside the ephemeral range (IANA 49152-65535 by
+    default; ``--ephemeral-range linux`` for 32768-60999, or any ``LO-HI``). The kernel hands
+    these ports to outgoing connections, so the service can fail to bind after a restart, or
+    traffic meant for a client socket reaches it."""
+
+    code = "PL301"
+    name = "ephemeral-port-collision"
+    severity = Severity.WARNING
+    summary = "an opened port lies in the ephemeral port range"
+
+    def concerns(self, port, protocol, ctx: RuleContext):
+        return "" if port in ctx.settings.ephemeral_range else None
+
+    def message(self, ports, reasons, exposure):
+        return (f"opened {ports}/{protocol_text(exposure)} inside the ephemeral port range: the OS may give "
+                "it to an outgoing connection and the service then fails to bind")
+
+
+class BroadPortRange(Rule):
+    """A single rule opens a range at least ``min-ports`` wide (1024 by default), or every port
+    but a few (a negated match). Such a range is judged as a whole by this rule alone: it almost
+    always opens far more than the service needs."""
+
+    code = "PL302"
+    name = "broad-port-range"
+    severity = Severity.WARNING
+    summary = "one rule opens a very wide port range"
+    options = {"min-ports": 1024}
+
+    def check(self, ctx: RuleContext):
+        for exposure in ctx.exposures:
+            if exposure.width >= ctx.settings.broad_range:
+                what = (f"every port except {format_ranges(exposure.written)}" if exposure.negated
+                        else format_ranges(exposure.exposed))
+                yield self.finding(exposure.location, f"opens {exposure.width} ports at once "
+                                   f"({what}/{protocol_text(exposure)}): open only the ports the service uses")
+
+
+class EmptyPortRange(Rule):
+    """A port range whose first port is greater than its last (``--dport 60000:29``). iptables
+    accepts it for udp and dccp, but it matches no port, so the rule never applies."""
+
+    code = "PL304"
+    name = "empty-port-range"
+    severity = Severity.WARNING
+    summary = "a reversed port range that matches no port"
+
+    def check(self, ctx: RuleContext):
+        for decl in ctx.document.declarations:
+            if not isinstance(decl, FirewallRule):
+                continue
+            for match in (decl.dport, decl.sport, decl.either):
+                if match is None:
+                    continue
+                for r in match.ranges:
+                    if r.is_empty:
+                        yield self.finding(match.location or decl.location,
+                                           f"port range {r.start}-{r.end} is reversed and matches no port: "
+                                           f"write {r.end}-{r.start}")
+
+
+@hookimpl
+def portlint_register_rules():
+    return [EphemeralPortCollision, BroadPortRange, EmptyPortRange]
