@@ -34,6 +34,7 @@ def record(decl: Declaration) -> dict[str, Any]:
         dport=_ranges(decl.dport or either), sport=_ranges(decl.sport or either),
         dport_negated=bool((decl.dport or either) and (decl.dport or either).negated),
         sport_negated=bool((decl.sport or either) and (decl.sport or either).negated),
+        rule_line=decl.rule_line or loc.line,
         either=either is not None, action=decl.action, target=decl.target,
         to_address=decl.to_address,
         to_ports=[[r.start, r.end] for r in decl.to_ports] if decl.to_ports else None,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .rules import Rule, Settings
 
 INTERNAL_ERROR = ("PL000", "internal-error")
-PARSE_ERROR = "PL001"
+from .parsers.common import PARSE_ERROR
 
 
 class UsageError(Exception):

@@ -138,6 +138,9 @@ class FirewallRule:
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
+    #: First line of the rule statement when ``location`` points inside it (an element of a
+    #: multi-line nftables set or map); None when the rule starts at ``location``.
+    rule_line: int | None = None
 
 
 class Hook:

@@ -51,6 +51,27 @@ class UnknownService(DiagnosticRule):
     summary = "a service name the catalog cannot resolve"
 
 
+class UnresolvedVariable(DiagnosticRule):
+    """A port comes from a variable portlint cannot resolve statically (a compose ``${VAR}``
+    with no value and no default, an nftables ``$name`` never defined, a shell ``$(command)``).
+    The port is skipped, never guessed, so the other rules cannot judge it."""
+
+    code = "PL005"
+    name = "unresolved-variable"
+    severity = Severity.WARNING
+    summary = "a port from a variable that cannot be resolved"
+
+
+class IncludeError(DiagnosticRule):
+    """An nftables ``include`` that is missing, cyclic, or leaves the project root. It is not
+    followed, and its content is never printed."""
+
+    code = "PL006"
+    name = "include-error"
+    severity = Severity.ERROR
+    summary = "an include that is missing, cyclic or leaves the project root"
+
+
 @hookimpl
 def portlint_register_rules():
-    return [InternalError, ParseError, InvalidPort, UnknownService]
+    return [InternalError, ParseError, InvalidPort, UnknownService, UnresolvedVariable, IncludeError]
