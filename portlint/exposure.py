@@ -25,6 +25,7 @@ from .model import (
     PortBinding,
     PortRange,
     complement,
+    format_ranges,
     normalise,
     port_count,
 )
@@ -55,6 +56,27 @@ class Exposure:
     def protocols(self) -> tuple[str, ...]:
         """The concrete protocols to look ports up for."""
         return (self.protocol,) if self.protocol else ("tcp", "udp")
+
+    @property
+    def protocol_text(self) -> str:
+        return self.protocol or "tcp/udp"
+
+    @property
+    def translated(self) -> bool:
+        return self.service != self.exposed
+
+    def describe(self) -> str:
+        """How the ports are exposed, for messages: "accepted from any source on INPUT"."""
+        decl = self.declaration
+        if isinstance(decl, PortBinding):
+            where = f"on {decl.host_ip}" if decl.host_ip else "on all interfaces"
+            return f"published {where} by service {decl.service}"
+        source = "any source" if decl.saddr in (None, "0.0.0.0/0", "::/0") else decl.saddr
+        if decl.action == Action.ACCEPT:
+            return f"accepted from {source} on {decl.chain}"
+        to = (decl.to_address or "") + (f":{format_ranges(self.service)}" if self.translated else "")
+        return (f"{decl.action.upper()} from {source} on {decl.chain}, {format_ranges(self.exposed)}"
+                f" -> {to or 'unchanged'}")
 
 
 def document_exposures(document: Document) -> list[Exposure]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, ClassVar, Hashable, Iterable, Iterator
 
 from ..catalog import Catalog
 from ..exposure import Exposure, document_exposures
@@ -110,7 +110,7 @@ class ExposureRule(Rule):
         for exposure in ctx.narrow_exposures:
             ranges = exposure.exposed if self.judges == "exposed" else exposure.service
             ports: list[int] = []
-            reasons: dict[str, None] = {}
+            reasons: dict[Hashable, None] = {}
             for proto in exposure.protocols:
                 for r in ranges:
                     for port in range(r.start, r.end + 1):
@@ -121,17 +121,18 @@ class ExposureRule(Rule):
             if ports:
                 yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure))
 
-    def concerns(self, port: int, protocol: str, ctx: RuleContext) -> str | None:
-        """A short reason ("" is fine) when ``port``/``protocol`` concerns this rule, else None."""
+    def concerns(self, port: int, protocol: str, ctx: RuleContext) -> Hashable | None:
+        """A reason (any hashable; "" is fine) when ``port``/``protocol`` concerns this rule,
+        else None. The distinct reasons of an exposure reach :meth:`message` in order."""
         raise NotImplementedError
 
-    def message(self, ports: str, reasons: list[str], exposure: Exposure) -> str:
+    def message(self, ports: str, reasons: list, exposure: Exposure) -> str:
         """The one message for every port of ``exposure`` that concerns this rule."""
         raise NotImplementedError
 
 
 def ports_text(ports: list[int]) -> str:
-    """``[22, 23, 24, 80]`` -> ``"22-24, 80"``; "port" or "ports" in front."""
+    """``[22, 23, 24, 80]`` -> ``"22-24, 80"``."""
     ordered = sorted(set(ports))
     runs: list[PortRange] = []
     for p in ordered:
@@ -139,5 +140,4 @@ def ports_text(ports: list[int]) -> str:
             runs[-1] = PortRange(runs[-1].start, p)
         else:
             runs.append(PortRange(p, p))
-    text = ", ".join(str(r) for r in runs)
-    return ("port " if len(ordered) == 1 else "ports ") + text
+    return ", ".join(str(r) for r in runs)

@@ -9,10 +9,6 @@ from . import ExposureRule, RuleContext
 UNOFFICIAL_TAGS = ("unofficial-use", "unauthorized-use", "trojan")
 
 
-def protocol_text(exposure) -> str:
-    return exposure.protocol or "tcp/udp"
-
-
 class ReservedPort(ExposureRule):
     """A port or range the catalog marks reserved (0, 225-241, 249-255, 1023, 1024, 49151, ...)
     is opened. Reserved ports are never assigned to a service: opening one is a typo or a
@@ -27,7 +23,8 @@ class ReservedPort(ExposureRule):
         return "" if ctx.catalog.status(port, protocol) == RESERVED else None
 
     def message(self, ports, reasons, exposure):
-        return f"opened {ports}/{protocol_text(exposure)} reserved in the IANA registry: no service may use it"
+        return (f"{ports}/{exposure.protocol_text} (reserved) {exposure.describe()}: "
+                "reserved ports are never assigned to a service")
 
 
 class UnassignedPort(ExposureRule):
@@ -49,8 +46,9 @@ class UnassignedPort(ExposureRule):
 
     def message(self, ports, reasons, exposure):
         known = [r for r in reasons if r]
-        suffix = f" (known unofficial use: {' | '.join(known)})" if known else ""
-        return f"opened {ports}/{protocol_text(exposure)} unassigned: no service is registered for it{suffix}"
+        suffix = f"; known unofficial use: {' | '.join(known)}" if known else ""
+        return (f"{ports}/{exposure.protocol_text} (unassigned) {exposure.describe()}: "
+                f"no service is registered on it{suffix}")
 
 
 @hookimpl

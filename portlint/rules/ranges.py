@@ -5,7 +5,6 @@ from ..findings import Severity
 from ..hookspecs import hookimpl
 from ..model import FirewallRule, format_ranges
 from . import ExposureRule, Rule, RuleContext
-from .catalog_facts import protocol_text
 
 
 class EphemeralPortCollision(ExposureRule):
@@ -23,8 +22,8 @@ class EphemeralPortCollision(ExposureRule):
         return "" if port in ctx.settings.ephemeral_range else None
 
     def message(self, ports, reasons, exposure):
-        return (f"opened {ports}/{protocol_text(exposure)} inside the ephemeral port range: the OS may give "
-                "it to an outgoing connection and the service then fails to bind")
+        return (f"{ports}/{exposure.protocol_text} (in the ephemeral port range) {exposure.describe()}: "
+                "the OS hands these ports to outgoing connections, so the service can fail to bind")
 
 
 class BroadPortRange(Rule):
@@ -43,8 +42,8 @@ class BroadPortRange(Rule):
             if exposure.width >= ctx.settings.broad_range:
                 what = (f"every port except {format_ranges(exposure.written)}" if exposure.negated
                         else format_ranges(exposure.exposed))
-                yield self.finding(exposure.location, f"opens {exposure.width} ports at once "
-                                   f"({what}/{protocol_text(exposure)}): open only the ports the service uses")
+                yield self.finding(exposure.location, f"{what}/{exposure.protocol_text} ({exposure.width} ports) "
+                                   f"{exposure.describe()}: open only the ports the service uses")
 
 
 class EmptyPortRange(Rule):

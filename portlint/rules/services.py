@@ -4,7 +4,6 @@ from __future__ import annotations
 from ..findings import Severity
 from ..hookspecs import hookimpl
 from . import ExposureRule, RuleContext
-from .catalog_facts import protocol_text
 
 
 class CleartextService(ExposureRule):
@@ -22,11 +21,14 @@ class CleartextService(ExposureRule):
 
     def concerns(self, port, protocol, ctx: RuleContext):
         for risk in ctx.catalog.risks_for(port, protocol, "cleartext"):
-            return f"{risk.label}, use {risk.detail} instead"
+            return (risk.label, risk.detail)
         return None
 
     def message(self, ports, reasons, exposure):
-        return f"{ports}/{protocol_text(exposure)}: cleartext {'; '.join(reasons)}"
+        services = ", ".join(label for label, _ in reasons)
+        advice = "; ".join(f"use {detail} instead" + (f" of {label}" if len(reasons) > 1 else "")
+                           for label, detail in reasons)
+        return f"{ports}/{exposure.protocol_text} ({services}, cleartext) {exposure.describe()}; {advice}"
 
 
 @hookimpl
