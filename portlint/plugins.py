@@ -98,7 +98,7 @@ def _call_each(registry: Registry, hook_name: str):
     """Call every implementation of a no-argument registration hook on its own, so one that
     raises is reported without losing the others; yields ``(plugin_name, item)``."""
     hook = getattr(registry.manager.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):  # registration order: built-ins first
+    for impl in hook.get_hookimpls():  # registration order: built-ins first
         try:
             items = list(impl.function() or ())
         except Exception as exc:  # noqa: BLE001
