@@ -180,8 +180,8 @@ def _lint(args, linter: Linter, visit=None) -> Report:
     if not args.paths:
         raise UsageError(f"no paths given: portlint {args.command} PATH... (use - for standard input)")
     report = Report()
-    candidates, missing = walk([p for p in args.paths if p != "-"])
-    report.problems.extend(f"{m}: no such file or directory" for m in missing)
+    candidates, problems = walk([p for p in args.paths if p != "-"])
+    report.problems.extend(problems)
     linter.run(linter.select_files(candidates, args.input_format, report), report, visit)
     if "-" in args.paths:
         name = args.stdin_filename or "-"
