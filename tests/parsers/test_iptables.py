@@ -153,3 +153,17 @@ def test_option_arguments_that_look_like_options(parse):
 ])
 def test_sniffing(registry, head, claimed):
     assert registry.parsers["iptables"].sniff(head) is claimed
+
+
+def test_options_the_model_has_no_field_for_are_kept(parse):
+    doc = rules_of(parse, """\
+        -A INPUT -p tcp --dport 22 -m recent --rcheck --seconds 60 --name ssh -j DROP
+        -A INPUT -p tcp --syn -f -m state --state NEW -j LOG --log-prefix "new: "
+        -A INPUT -m mac --mac-source 00:11:22:33:44:55 -p tcp --dport 22 -j ACCEPT
+        -A INPUT -p tcp --dport 22 -m comment --comment ssh -j ACCEPT
+    """)
+    recent, syn, mac, plain = doc.declarations
+    assert recent.unmodeled == ("-m recent --rcheck", "-m recent --seconds 60", "-m recent --name ssh")
+    assert syn.unmodeled == ("-m tcp --syn", "-f") and syn.target_options == ("--log-prefix new: ",)
+    assert mac.unmodeled == ("-m mac --mac-source 00:11:22:33:44:55",)
+    assert plain.unmodeled == () and plain.target_options == ()
