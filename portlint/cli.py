@@ -27,6 +27,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="the name to report (and detect the format by) for standard input")
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--include-path", action="append", metavar="DIR",
+                        help="a folder nftables `include` searches after the including file's folder, "
+                             "like nft -I (repeatable)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
@@ -161,9 +164,10 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     catalog = load()
     if registry.catalog_entries:
         catalog.add(registry.catalog_entries)
-    settings = Settings()
+    settings = {"parser_options": {"include_path": tuple(args.include_path or ())}}
     if getattr(args, "ephemeral_range", None):
-        settings = Settings(ephemeral_range=_ephemeral(args.ephemeral_range, catalog))
+        settings["ephemeral_range"] = _ephemeral(args.ephemeral_range, catalog)
+    settings = Settings(**settings)
     selection = Selection(registry.rules.values(), select, ignore)
     linter = Linter(registry, catalog, settings, selection, debug=args.debug)
     if args.input_format and args.input_format not in registry.parsers:

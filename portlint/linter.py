@@ -90,6 +90,12 @@ class Linter:
             for rule_cls in sorted(registry.rules.values(), key=lambda r: r.code)
             if selection.enabled(rule_cls)
         ]
+        for name, parser in registry.parsers.items():
+            try:
+                parser.configure(settings.parser_options)
+            except Exception as exc:  # noqa: BLE001 - reported like any failing plugin
+                registry.fail(registry.origin.get(parser, "?"),
+                              f"parser {name!r} rejected the parser options: {type(exc).__name__}: {exc}", exc)
 
     # -- formats ---------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping
 
 from ..model import Document
 
@@ -24,6 +24,10 @@ class Parser:
 
     def sniff(self, head: str) -> bool:
         return False
+
+    def configure(self, options: Mapping[str, Any]) -> None:
+        """Take the run's parser options (``include_path`` from ``--include-path``, ...); a
+        parser ignores the options it has no use for."""
 
     def parse(self, text: str, path: str) -> Document:
         raise NotImplementedError

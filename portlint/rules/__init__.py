@@ -26,6 +26,8 @@ class Settings:
     ephemeral_range: PortRange = PortRange(49152, 65535)
     broad_range: int = 1024  # ranges at least this wide are judged as a whole (PL302)
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Options for the parsers (see ``Parser.configure``): ``include_path`` (nftables).
+    parser_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
