@@ -288,7 +288,8 @@ class _Ruleset:
         return self.tables[key]
 
     def drop_table(self, key: tuple[str, str]) -> None:
-        for chain in self.tables.pop(key).chains.values():
+        table = self.tables.pop(key, None)
+        for chain in table.chains.values() if table else ():
             self.flush_chain(chain)
 
     def chain(self, table: _Table, name: str, declared: Location | None) -> _Chain:
@@ -344,7 +345,7 @@ class _Ruleset:
         outcomes = self.outcomes(facts, record.table)
         base = dict(format="nftables", family=record.table.family, table=record.table.name, chain=record.chain,
                     saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif, states=facts.states,
-                    comment=facts.comment, unmodeled=tuple(facts.unmodeled))
+                    comment=facts.comment)
         transport = facts.transport_protocol
         out: list[FirewallRule] = []
         plain = [c for c in facts.matches if c.mapped is None and c.pieces is not None]
@@ -362,8 +363,9 @@ class _Ruleset:
                 for outcome in self.mapped_outcomes(clause, piece, outcomes):
                     out.append(self.declaration(facts, base, protocol, match if clause.direction == "dport" else None,
                                                 match if clause.direction == "sport" else None, outcome))
-        if not out:
-            out = [self.declaration(facts, base, None, None, None, outcome) for outcome in outcomes]
+        if not out:  # a rule without ports: its protocol is the one it names, if just one
+            protocol = next(iter(facts.protocols)) if len(facts.protocols) == 1 else None
+            out = [self.declaration(facts, base, protocol, None, None, outcome) for outcome in outcomes]
         return out
 
     def declaration(self, facts: RuleFacts, base: dict, protocol, dport, sport, outcome: Outcome) -> FirewallRule:
@@ -371,7 +373,7 @@ class _Ruleset:
         if where.path != facts.location.path:  # an element written in another file
             where = facts.location
         return FirewallRule(
-            location=where, protocol=protocol, dport=dport, sport=sport,
+            location=where, protocol=protocol, dport=dport, sport=sport, unmodeled=facts.unmodeled_for(protocol),
             action=outcome.action, target=outcome.target, to_address=outcome.to_address,
             to_ports=outcome.to_ports, rule_line=facts.location.line if where.line != facts.location.line else None,
             **base)

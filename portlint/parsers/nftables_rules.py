@@ -26,6 +26,7 @@ from .nftables_syntax import (
     Nat,
     Node,
     Payload,
+    Range,
     Rule,
     SetLiteral,
     SetRef,
@@ -88,6 +89,7 @@ class RuleFacts:
     location: Location
     matches: list[PortClause] = field(default_factory=list)
     protocols: set[str] = field(default_factory=set)  # named by meta l4proto, ip protocol, ...
+    protocol_matches: list[str] = field(default_factory=list)  # those matches as written
     saddr: str | None = None
     daddr: str | None = None
     iif: str | None = None
@@ -105,6 +107,13 @@ class RuleFacts:
         """The protocol of `th` matches: the one port protocol the rule names, if exactly one."""
         named = self.protocols & PORT_PROTOCOLS
         return next(iter(named)) if len(named) == 1 and len(self.protocols) == 1 else None
+
+    def unmodeled_for(self, protocol: str | None) -> tuple[str, ...]:
+        """The conditions a declaration for ``protocol`` does not represent: the protocol
+        matches too, unless they name just that protocol."""
+        if self.protocols == {protocol}:
+            return tuple(self.unmodeled)
+        return (*self.protocol_matches, *self.unmodeled)
 
 
 class RuleReader:
@@ -197,9 +206,13 @@ class RuleReader:
             facts.outcome.to_ports = tuple(ranges) or None
 
     def address_text(self, address, path: str) -> str | None:
-        if address is None:
+        """A translation's address as written, IPv6 addresses without their brackets."""
+        value = unwrap(address)
+        if value is None:
             return None
-        text = self.text(address, path)
+        if isinstance(value, Range):
+            return f"{self.address_text(value.low, path)}-{self.address_text(value.high, path)}"
+        text = word(value) if isinstance(value, Token) else self.text(address, path)
         return text[1:-1] if text.startswith("[") and text.endswith("]") else text
 
     def _other(self, statement: Node, path: str, facts: RuleFacts) -> None:
@@ -228,6 +241,13 @@ class RuleReader:
             return
         if self._selection(left, op, right, path, facts, match):
             return
+        if isinstance(left, Token):
+            symbol = self.bind(match.left, path)
+            where = location(symbol.path, span_of(symbol.value)) if isinstance(symbol, Bound) else \
+                location(path, span_of(left))
+            self.report(PARSE_ERROR, f"nft cannot match on {left.value!r}: it is a value, not a packet field "
+                                     "(a misspelt keyword?)", where)
+            return
         facts.unmodeled.append(self.text(match, path))
 
     def _port_match(self, port_field, op, right, path: str, facts: RuleFacts, match: Match) -> None:
@@ -254,6 +274,8 @@ class RuleReader:
                 mapping_outside_map(path, value.span, self.report)
                 return
             found.pieces = self.ports.pieces(right, path)
+            if not found.pieces:  # nothing nft would accept: reported, and the match skipped
+                return
         facts.matches.append(found)
 
     def _concat_match(self, protocol, direction, index, negated, right, path, facts) -> None:
@@ -263,6 +285,8 @@ class RuleReader:
             found.set_ref = value
         else:
             found.pieces = self.ports.pieces(right, path, component=index)
+            if not found.pieces:
+                return
         facts.matches.append(found)
 
     def _mapped_ports(self, key, table, path: str, facts: RuleFacts, kind: str, span: Span,
@@ -294,6 +318,7 @@ class RuleReader:
         if _is_protocol_match(left):
             if plain:
                 facts.protocols.update(_protocol_names(right))
+                facts.protocol_matches.append(self.text(match, path))
             return plain
         if isinstance(left, Payload) and left.protocol in ("ip", "ip6") and left.field in ("saddr", "daddr"):
             if not (plain or negated):

@@ -624,7 +624,7 @@ class _ToSyntaxTree(Transformer):
         return Var(children[0].value, token_span(children[0]))
 
     def set_ref_symbol_expr(self, children):
-        return SetRef(children[0].value, token_span(children[0]))
+        return SetRef(children[1].value, _children_span(children))
 
     def map_expr(self, children):
         key, table = _nodes_or_tokens([c for c in children if not (isinstance(c, Token) and c.value == "map")])

@@ -169,7 +169,7 @@ class PortReader:
             if parts is not None and component < len(parts):
                 self._collect(parts[component], path, None, out, value)
         elif isinstance(expr, Var):
-            self.unknown_variable(expr, path)
+            pass  # a variable without a value: reported where it was bound
         elif isinstance(expr, ListExpr):
             self.report(INVALID_PORT, "a comma-separated list is not a set of ports (nft rejects it): "
                                       "write it as a set, { 22, 80 }", location(path, expr.span))
@@ -208,8 +208,7 @@ class PortReader:
         if isinstance(expr, Bound):
             return self.port(expr.value, expr.path)
         if isinstance(expr, Var):
-            self.unknown_variable(expr, path)
-            return None
+            return None  # a variable without a value: reported where it was bound
         text = word(expr)
         where = location(path, span_of(expr)) if span_of(expr) else None
         if text is None or (isinstance(expr, Token) and expr.type not in ("NUMBER", "STRING", "QUOTED")):
