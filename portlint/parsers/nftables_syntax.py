@@ -630,6 +630,11 @@ class _ToSyntaxTree(Transformer):
         key, table = _nodes_or_tokens([c for c in children if not (isinstance(c, Token) and c.value == "map")])
         return MapLookup(key, table, _children_span(children))
 
+    def parens(self, children):
+        return Node("parens", [children[1]], _children_span(children))
+
+    rhs_parens = stmt_parens = parens
+
     def keyword_expr(self, children):
         return children[0]
 

@@ -114,9 +114,9 @@ def bind(expr, scope: Scope, unknown: Callable[[Var], None]):
 
 
 def unwrap(expr):
-    """The value behind variables: ``$ports`` -> ``{ 22, 80 }``."""
-    while isinstance(expr, Bound):
-        expr = expr.value
+    """The value behind variables and parentheses: ``$ports`` -> ``{ 22, 80 }``."""
+    while isinstance(expr, Bound) or (isinstance(expr, Node) and expr.kind == "parens"):
+        expr = expr.value if isinstance(expr, Bound) else expr.children[0]
     return expr
 
 
@@ -205,22 +205,23 @@ class PortReader:
         return None if port is None else PortRange.single(port)
 
     def port(self, expr, path: str) -> int | None:
+        """A port number or a service name (resolved for any protocol, as nft does)."""
         if isinstance(expr, Bound):
             return self.port(expr.value, expr.path)
         if isinstance(expr, Var):
             return None  # a variable without a value: reported where it was bound
-        text = word(expr)
-        where = location(path, span_of(expr)) if span_of(expr) else None
-        if text is None or (isinstance(expr, Token) and expr.type not in ("NUMBER", "STRING", "QUOTED")):
-            if where:
-                self.report(INVALID_PORT, f"{_describe(expr)} is not a port", where)
+        where = location(path, span_of(expr))
+        value = unwrap(expr)
+        if not isinstance(value, Token) or value.type not in ("NUMBER", "STRING", "QUOTED"):
+            self.report(INVALID_PORT, f"{_describe(value)} is not a port", where)
             return None
-        if text.isdigit() or (expr.type == "NUMBER"):
-            value = int(text, 0)
-            if value > MAX_PORT:
+        text = word(value)
+        if value.type == "NUMBER" or text.isdigit():
+            number = _number(text)
+            if number > MAX_PORT:
                 self.report(INVALID_PORT, f"invalid port {text}: ports are 0-{MAX_PORT} (nft: service out of range)", where)
                 return None
-            return value
+            return number
         port = self.resolve_service(text, None)
         if port is None:
             self.report(UNKNOWN_SERVICE, f"unknown service name {text!r} (nft could not resolve it)", where)
@@ -229,6 +230,16 @@ class PortReader:
     def unknown_variable(self, var: Var, path: str) -> None:
         self.report(UNRESOLVED_VARIABLE, f"unknown variable ${var.name}: no define gives it a value here; "
                                          "the port is not checked", location(path, var.span))
+
+
+def _number(text: str) -> int:
+    """A number as nft's scanner reads it (C's strtoull, base 0): 0x1f, 017 (octal), 22."""
+    if text[:2].lower() == "0x":
+        return int(text, 16)
+    if len(text) > 1 and text.startswith("0"):
+        digits = len(text) - len(text.lstrip("01234567"))
+        return int(text[:digits], 8)
+    return int(text)
 
 
 def _concat_parts(expr):
