@@ -67,6 +67,15 @@ def diagnostic(code: str, message: str, path: str, word: Word) -> Diagnostic:
     return Diagnostic(code, message, word.location(path))
 
 
+def error_offset(exc, text: str) -> int:
+    """Where in ``text`` a lark parse error is (``len(text)`` at the end of the text)."""
+    token = getattr(exc, "token", None)
+    if token is not None and token.type == "$END":
+        return len(text)
+    offset = getattr(exc, "pos_in_stream", None)
+    return len(text) if offset is None or offset < 0 else min(offset, len(text))
+
+
 def lark_error(exc, path: str, names: dict[str, str], line_offset: int = 0) -> Diagnostic:
     """A PL001 diagnostic for a lark parse error: where, what was found, what was expected
     (terminals named for people by ``names``)."""

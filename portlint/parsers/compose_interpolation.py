@@ -15,7 +15,7 @@ from typing import Mapping
 from lark import Token, Tree
 from lark.exceptions import LarkError
 
-from .common import grammar
+from .common import error_offset, grammar
 
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(?P<value>.*?)\s*$")
 
@@ -55,8 +55,7 @@ def interpolate(text: str, environment: Mapping[str, str]) -> Interpolated:
     try:
         tree = grammar("compose_interpolation").parse(text)
     except LarkError as exc:
-        offset = getattr(exc, "pos_in_stream", None)
-        raise _bad_template(text, len(text) - 1 if offset is None or offset < 0 else offset) from None
+        raise _bad_template(text, error_offset(exc, text)) from None
     out = Interpolated("")
     out.value = _Evaluator(environment, out.unresolved).parts(tree.children, 0)
     return out
@@ -111,9 +110,9 @@ class _Evaluator:
         if present:  # "?": required
             return value
         detail = self.parts(inner, offset)
-        need = "set and non-empty" if strict else "set"
+        state = "empty or not set" if strict else "not set"
         return self.missing(name, source_offset, offset,
-                            f"required variable {name} is not {need}" + (f": {detail}" if detail else ""))
+                            f"required variable {name} is {state}" + (f": {detail}" if detail else ""))
 
     def missing(self, name: str, source_offset: int, offset: int, message: str) -> str:
         self.unresolved.append(Unresolved(name, source_offset, offset, message))

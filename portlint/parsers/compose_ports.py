@@ -12,10 +12,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Mapping
 
-from lark.exceptions import LarkError, UnexpectedCharacters
+from lark.exceptions import LarkError
 
 from ..model import MAX_PORT, Diagnostic, Location, PortBinding, PortRange
-from .common import INVALID_PORT, PARSE_ERROR, grammar
+from .common import INVALID_PORT, PARSE_ERROR, error_offset, grammar
 from .compose_interpolation import Interpolated, InterpolationError, interpolate
 from .compose_yaml import YamlFile, is_mapping, is_scalar, items, kind, scalar
 
@@ -29,11 +29,13 @@ SHORT_SYNTAX = "[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]"
 class EntryError(ValueError):
     """A problem in one entry: ``offset`` is its position in the (interpolated) text, if known."""
 
-    def __init__(self, message: str, offset: int | None = None, code: str = PARSE_ERROR, node=None) -> None:
+    def __init__(self, message: str, offset: int | None = None, code: str = PARSE_ERROR, node=None,
+                 width: int = 1) -> None:
         super().__init__(message)
         self.offset = offset
         self.code = code
         self.node = node  # the YAML value it is in, when not the entry itself
+        self.width = width
 
 
 @dataclass
@@ -73,6 +75,12 @@ class EntryReader:
     def report(self, code: str, message: str, location: Location) -> None:
         self.doc.diagnostics.append(Diagnostic(code, message, location))
 
+    def invalid(self, value: _Value, exc: EntryError) -> None:
+        """Report an invalid entry, unless a variable without a value made it so (already
+        reported as such)."""
+        if not value.interpolated.unresolved:
+            self.report(exc.code, str(exc), self.at(exc.node or value.node, exc.offset, exc.width))
+
     # -- values -----------------------------------------------------------------------------
 
     def value(self, node, what: str, numbers: bool = True) -> _Value | None:
@@ -88,10 +96,10 @@ class EntryReader:
         try:
             result = interpolate(raw, self.env)
         except InterpolationError as exc:
-            self.report(PARSE_ERROR, str(exc), self.at(node, exc.offset))
+            self.report(PARSE_ERROR, str(exc), self.at(node, exc.offset, 2))
             return None
         for missing in result.unresolved:
-            self.report(UNRESOLVED_VARIABLE, f"{missing.message}: the {what} is not read from it",
+            self.report(UNRESOLVED_VARIABLE, f"{missing.message}: Compose reads an empty string; no {what} is read from it",
                         self.at(node, missing.source_offset, len(missing.name) + 1))
         return _Value(result.value, node, result)
 
@@ -107,7 +115,7 @@ class EntryReader:
         try:
             return self.short_syntax(value, service)
         except EntryError as exc:
-            self.report(exc.code, str(exc), self.at(node, exc.offset))
+            self.invalid(value, exc)
             return None
 
     def expose(self, node, service: str) -> PortBinding | None:
@@ -117,10 +125,10 @@ class EntryReader:
             return None
         try:
             tree = _parse(value.text, "expose")
-            target = _port_range(_child(tree, "target"), value.text)
+            target = _port_range(_child(tree, "target"))
             protocol = _protocol(_child(tree, "protocol"))
         except EntryError as exc:
-            self.report(exc.code, str(exc), self.at(node, exc.offset))
+            self.invalid(value, exc)
             return None
         if value.unknown():
             return None
@@ -130,20 +138,21 @@ class EntryReader:
     def short_syntax(self, value: _Value, service: str) -> PortBinding | None:
         text = value.text
         tree = _parse(text, "start")
+        host_tree, published_tree = _child(tree, "host_ip"), _child(tree, "published")
         target_tree = _child(tree, "target")
-        target = _port_range(target_tree, text)
+        host_ip = _host_ip(host_tree) if host_tree is not None else None
+        published = _port_range(published_tree) if published_tree is not None else None
+        target = _port_range(target_tree)
+        _check_widths(published, target, text)
+        protocol = _protocol(_child(tree, "protocol"))
         if value.unknown(*_span(target_tree)):
             return None
-        published_tree, host_tree = _child(tree, "published"), _child(tree, "host_ip")
-        published = _port_range(published_tree, text) if published_tree is not None else None
-        _check_widths(published, target, text.find(":"))
         if published is not None and value.unknown(*_span(published_tree)):
             published = None
-        host_ip = _host_ip(host_tree) if host_tree is not None else None
         if host_ip is not None and value.unknown(*_span(host_tree)):
             host_ip = None
         return PortBinding(location=self.doc.location(value.node), service=service, target=target,
-                           published=published, host_ip=host_ip, protocol=_protocol(_child(tree, "protocol")))
+                           published=published, host_ip=host_ip, protocol=protocol)
 
     def long_syntax(self, node, service: str) -> PortBinding | None:
         fields: dict[str, _Value] = {}
@@ -173,7 +182,7 @@ class EntryReader:
             mode = self.field(fields.get("mode"), _mode, "mode")
             _check_widths(published, target, None)
         except EntryError as exc:
-            self.report(exc.code, str(exc), self.at(exc.node or node, exc.offset))
+            self.report(exc.code, str(exc), self.at(exc.node or node, exc.offset, exc.width))
             return None
         if target is None or fields["target"].unknown():
             return None
@@ -193,30 +202,19 @@ class EntryReader:
         try:
             return read(value.text)
         except EntryError as exc:
-            raise EntryError(str(exc), exc.offset, exc.code, value.node) from None
+            raise EntryError(str(exc), exc.offset, exc.code, value.node, exc.width) from None
 
 
 # -- the short syntax ---------------------------------------------------------------------------
-
-_TERMINALS = {"PORT": "a port number", "IPV4": "an IPv4 address", "IPV6": "an IPv6 address",
-              "BARE_IPV6": "an IPv6 address", "LSQB": "'['", "RSQB": "']'", "COLON": "':'",
-              "MINUS": "'-'", "SLASH": "'/'", "PROTOCOL": "a protocol", "$END": "the end"}
-
 
 def _parse(text: str, start: str):
     try:
         return grammar("compose_ports", start=("start", "expose")).parse(text, start=start)
     except LarkError as exc:
-        offset = getattr(exc, "pos_in_stream", None)
-        offset = len(text) if offset is None or offset < 0 else offset
+        offset = error_offset(exc, text)
         syntax = SHORT_SYNTAX if start == "start" else "CONTAINER_PORT[/PROTOCOL]"
-        if isinstance(exc, UnexpectedCharacters) or offset < len(text):
-            found = f"unexpected {text[offset]!r}" if offset < len(text) else "unexpected end"
-        else:
-            found = "unexpected end"
-        if text == "":
-            found = "empty port"
-        raise EntryError(f"invalid port {text!r}: {found}; expected {syntax}", min(offset, max(len(text) - 1, 0))) from None
+        found = f"unexpected {text[offset]!r}" if offset < len(text) else "unexpected end"
+        raise EntryError(f"invalid port {text!r}: {found}; expected {syntax}", offset) from None
 
 
 def _child(tree, name: str):
@@ -231,16 +229,17 @@ def _span(tree) -> tuple[int, int]:
     return tokens[0].start_pos, tokens[-1].end_pos
 
 
-def _port_range(tree, text: str) -> PortRange:
+def _port_range(tree) -> PortRange:
     """The ports of a ``published`` or ``target`` subtree: numbers within 0-65535, in order."""
     tokens = list(tree.scan_values(lambda _: True))
     for token in tokens:
         if int(token) > MAX_PORT:
-            raise EntryError(f"invalid port {token.value}: ports are 0-65535", token.start_pos, INVALID_PORT)
+            raise EntryError(f"invalid port {token.value}: ports are 0-65535", token.start_pos, INVALID_PORT,
+                             width=len(token))
     start, end = int(tokens[0]), int(tokens[-1])
     if start > end:
         raise EntryError(f"invalid port range {start}-{end}: the first port is greater than the last",
-                         tokens[0].start_pos, INVALID_PORT)
+                         tokens[0].start_pos, INVALID_PORT, width=tokens[-1].end_pos - tokens[0].start_pos)
     return PortRange(start, end)
 
 
@@ -250,7 +249,7 @@ def _host_ip(tree) -> str:
         ipaddress.ip_address(token.value)
     except ValueError:
         raise EntryError(f"invalid host IP {token.value!r}: expected an IPv4 address, [IPv6] or IPv6 "
-                         "before the host and container ports", token.start_pos) from None
+                         "before the host and container ports", token.start_pos, width=len(token)) from None
     return token.value
 
 
@@ -261,15 +260,15 @@ def _protocol(tree) -> str:
     try:
         return _protocol_name(token.value)
     except EntryError as exc:
-        raise EntryError(str(exc), token.start_pos) from None
+        raise EntryError(str(exc), token.start_pos, width=len(token)) from None
 
 
-def _check_widths(published: PortRange | None, target: PortRange, offset: int | None) -> None:
+def _check_widths(published: PortRange | None, target: PortRange, text: str | None) -> None:
     """A container range needs a host range of the same length (a single container port may
-    take a host range: Docker picks one port of it)."""
+    take a host range: Docker picks one port of it). ``text`` is the short syntax, if any."""
     if published is not None and target.width > 1 and published.width != target.width:
         raise EntryError(f"host ports {published} and container ports {target} differ in length",
-                         offset, INVALID_PORT)
+                         0 if text else None, INVALID_PORT, width=len(text or ""))
 
 
 # -- long-syntax fields -------------------------------------------------------------------------

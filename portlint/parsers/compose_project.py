@@ -325,9 +325,14 @@ def _is_null(node) -> bool:
 
 
 def _relative_to(path: str, relative: str) -> str:
+    """``relative`` (as written in the file at ``path``) spelt like ``path``, so that a file
+    reached through a reference and by walking the tree has one name."""
     if os.path.isabs(relative):
-        return relative
-    return os.path.normpath(os.path.join(os.path.dirname(path), relative))
+        return os.path.normpath(relative)
+    joined = os.path.normpath(os.path.join(os.path.dirname(path), relative))
+    if path.startswith("./") and not joined.startswith(("..", "/")):
+        joined = "./" + joined
+    return joined
 
 
 def _read_text(path: str) -> str | None:

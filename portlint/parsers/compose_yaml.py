@@ -133,9 +133,9 @@ def _report_duplicate_keys(doc: YamlFile) -> None:
                                        "Compose rejects the file; the first one is read")
                     else:
                         first[name] = key
-                stack.append(value)
+            stack.extend(value for _, value in reversed(node.value))  # in file order
         elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
+            stack.extend(reversed(node.value))
 
 
 # -- reading nodes ------------------------------------------------------------------------------
