@@ -57,7 +57,8 @@ class ComposeParser(Parser):
             document.services.append(ServiceSettings(
                 location=service.location, service=service.name, network_mode=service.network_mode,
                 network_mode_location=service.network_mode_location, profiles=service.profiles))
-        document.diagnostics = loader.diagnostics()
+        document.diagnostics = sorted(loader.diagnostics(), key=lambda d: (
+            d.location.path != path, d.location.path, d.location.line, d.location.column))
         return document
 
 

@@ -86,12 +86,14 @@ def _compose(text: str):
 
 def _expand_tab_indentation(doc: YamlFile, lines: list[str]) -> bool:
     """Report every line indented with tabs and expand them (tab stops of 8), once per file."""
-    if doc.shifts:
+    if doc.shifts or not any("\t" in line[: len(line) - len(line.lstrip(" \t"))] for line in lines):
         return False
     for number, line in enumerate(lines):
         body = line.lstrip(" \t")
         indent = line[: len(line) - len(body)]
-        if "\t" in indent and body.strip() and not body.startswith("#"):
+        if "\t" in indent and not body.strip():
+            lines[number] = "\n"  # a blank line: its tabs mean nothing
+        elif "\t" in indent and not body.startswith("#"):
             expanded = indent.expandtabs(8)
             doc.shifts[number] = len(expanded) - len(indent)
             lines[number] = expanded + body
