@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from lark import Token, Tree
+from lark import Token
 from lark.exceptions import LarkError
 
 from .common import error_offset, grammar

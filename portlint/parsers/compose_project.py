@@ -133,7 +133,8 @@ class ProjectLoader:
                 if earlier is None:
                     services[name] = service
                 else:
-                    services[name] = earlier.merged_with(service, _resets(file.services[name][1]))
+                    written = file.services.get(name)  # None for a service of an included project
+                    services[name] = earlier.merged_with(service, _resets(written[1]) if written else set())
         return services
 
     def read(self, path: str, env: dict[str, str], text: str | None = None) -> _File | None:
