@@ -32,6 +32,9 @@ from .model import (
 
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
 TRANSLATION_HOOKS = frozenset({Hook.PREROUTING})
+ANY_SOURCE = ("0.0.0.0/0", "::/0")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]")
+LOOPBACK_INTERFACES = ("lo",)
 #: Connection-tracking states under which a rule admits new connections.
 NEW_STATES = frozenset({"NEW", "UNTRACKED"})
 
@@ -62,6 +65,15 @@ class Exposure:
         return self.protocol or "tcp/udp"
 
     @property
+    def from_any_source(self) -> bool:
+        """No source restriction: no source address (or 0.0.0.0/0, ::/0) and not only the
+        loopback interface; for compose, published on every interface."""
+        decl = self.declaration
+        if isinstance(decl, PortBinding):
+            return decl.host_ip in (None, "", *WILDCARD_ADDRESSES)
+        return decl.saddr in (None, *ANY_SOURCE) and decl.iif not in LOOPBACK_INTERFACES
+
+    @property
     def translated(self) -> bool:
         return self.service != self.exposed
 
@@ -71,7 +83,7 @@ class Exposure:
         if isinstance(decl, PortBinding):
             where = f"on {decl.host_ip}" if decl.host_ip else "on all interfaces"
             return f"published {where} by service {decl.service}"
-        source = "any source" if decl.saddr in (None, "0.0.0.0/0", "::/0") else decl.saddr
+        source = "any source" if decl.saddr in (None, *ANY_SOURCE) else decl.saddr
         if decl.action == Action.ACCEPT:
             return f"accepted from {source} on {decl.chain}"
         to = (decl.to_address or "") + (f":{format_ranges(self.service)}" if self.translated else "")

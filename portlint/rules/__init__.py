@@ -108,6 +108,8 @@ class ExposureRule(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for exposure in ctx.narrow_exposures:
+            if not self.applies(exposure):
+                continue
             ranges = exposure.exposed if self.judges == "exposed" else exposure.service
             ports: list[int] = []
             reasons: dict[Hashable, None] = {}
@@ -120,6 +122,10 @@ class ExposureRule(Rule):
                             reasons.setdefault(reason, None)
             if ports:
                 yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure))
+
+    def applies(self, exposure: Exposure) -> bool:
+        """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""
+        return True
 
     def concerns(self, port: int, protocol: str, ctx: RuleContext) -> Hashable | None:
         """A reason (any hashable; "" is fine) when ``port``/``protocol`` concerns this rule,
