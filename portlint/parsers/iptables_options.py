@@ -367,6 +367,10 @@ class _Reader:
             except PortSyntaxError as exc:
                 self.error(word, str(exc), exc.code)
                 return None
+            if has_sep and start >= end:
+                self.error(word, f"invalid port range {part!r} in multiport: the first port must be lower "
+                                 "than the last", INVALID_PORT)
+                return None
             ranges.append(PortRange(start, end))
             used += 2 if has_sep else 1
         if used > MULTIPORT_MAX:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..catalog import ASSIGNED, RESERVED, UNASSIGNED
 from ..findings import Severity
 from ..hookspecs import hookimpl
-from . import ExposureRule, RuleContext
+from . import ExposureRule, RuleContext, with_protocol
 
 UNOFFICIAL_TAGS = ("unofficial-use", "unauthorized-use", "trojan")
 SOURCE_NAMES = {"seed": "in the seed reference", "iana": "at IANA"}
@@ -24,7 +24,7 @@ class ReservedPort(ExposureRule):
         return "" if ctx.catalog.status(port, protocol) == RESERVED else None
 
     def message(self, ports, reasons, exposure):
-        return (f"{ports}/{exposure.protocol_text} (reserved) {exposure.describe()}: "
+        return (f"{with_protocol(ports, exposure)} (reserved) {exposure.describe()}: "
                 "reserved ports are never assigned to a service")
 
 
@@ -42,13 +42,12 @@ class UnassignedPort(ExposureRule):
         if ctx.catalog.range_class(port).name == "dynamic" or ctx.catalog.status(port, protocol) != UNASSIGNED:
             return None
         info = ctx.catalog.info(port, protocol)
-        notes = [n for e in info.entries if set(e.tags) & set(UNOFFICIAL_TAGS) for n in e.notes]
-        return f"{port}: {'; '.join(notes)}" if notes else ""
+        return "; ".join(dict.fromkeys(n for e in info.entries if set(e.tags) & set(UNOFFICIAL_TAGS) for n in e.notes))
 
     def message(self, ports, reasons, exposure):
         known = [r for r in reasons if r]
         suffix = f"; known unofficial use: {' | '.join(known)}" if known else ""
-        return (f"{ports}/{exposure.protocol_text} (unassigned) {exposure.describe()}: "
+        return (f"{with_protocol(ports, exposure)} (unassigned) {exposure.describe()}: "
                 f"no service is registered on it{suffix}")
 
 
@@ -74,7 +73,7 @@ class TrojanPort(ExposureRule):
         return "; ".join(dict.fromkeys(names + unauthorized))
 
     def message(self, ports, reasons, exposure):
-        return f"{ports}/{exposure.protocol_text} ({' | '.join(reasons)}) {exposure.describe()}"
+        return f"{with_protocol(ports, exposure)} ({' | '.join(reasons)}) {exposure.describe()}"
 
 
 class ProtocolMismatch(ExposureRule):
@@ -104,7 +103,7 @@ class ProtocolMismatch(ExposureRule):
         return None
 
     def message(self, ports, reasons, exposure):
-        return f"{ports}/{exposure.protocol_text} {exposure.describe()}: {'; '.join(reasons)}"
+        return f"{with_protocol(ports, exposure)} {exposure.describe()}: {'; '.join(reasons)}"
 
 
 def _names_by_source(ctx: RuleContext, port: int, protocol: str) -> dict[str, set[str]]:

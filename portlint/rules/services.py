@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..findings import Severity
 from ..hookspecs import hookimpl
-from . import ExposureRule, RuleContext
+from . import ExposureRule, RuleContext, with_protocol
 
 
 class CleartextService(ExposureRule):
@@ -28,7 +28,7 @@ class CleartextService(ExposureRule):
         services = ", ".join(label for label, _ in reasons)
         advice = "; ".join(f"use {detail} instead" + (f" of {label}" if len(reasons) > 1 else "")
                            for label, detail in reasons)
-        return f"{ports}/{exposure.protocol_text} ({services}, cleartext) {exposure.describe()}; {advice}"
+        return f"{with_protocol(ports, exposure)} ({services}, cleartext) {exposure.describe()}; {advice}"
 
 
 class AmplificationVector(ExposureRule):
@@ -57,7 +57,7 @@ class AmplificationVector(ExposureRule):
 
     def message(self, ports, reasons, exposure):
         what = "; ".join(f"{label} {detail}" for label, detail in reasons)
-        return (f"{ports}/udp ({', '.join(label for label, _ in reasons)}, amplification) {exposure.describe()}: "
+        return (f"{with_protocol(ports, exposure, 'udp')} ({', '.join(label for label, _ in reasons)}, amplification) {exposure.describe()}: "
                 f"{what}; restrict the sources or rate-limit")
 
 
@@ -85,7 +85,7 @@ class ExposedAdminService(ExposureRule):
         return None
 
     def message(self, ports, reasons, exposure):
-        return (f"{ports}/{exposure.protocol_text} ({', '.join(reasons)}) {exposure.describe()}: "
+        return (f"{with_protocol(ports, exposure)} ({', '.join(reasons)}) {exposure.describe()}: "
                 "allow only the hosts that administer it, or bind it to a private address")
 
 
