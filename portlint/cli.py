@@ -13,6 +13,7 @@ import traceback
 from typing import TextIO
 
 from . import __version__
+from .linter import Linter, Report, Selection, UsageError, decode
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("check", "ports", "rules", "explain", "port")
@@ -136,14 +137,6 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- commands ---------------------------------------------------------------------------------
 
-from .linter import Linter, Report, Selection, UsageError, decode  # noqa: E402
-
-
-def _settings(args, catalog, registry):
-    from .rules import Settings
-
-    return Settings(ephemeral_range=_ephemeral(args.ephemeral_range, catalog)) if hasattr(args, "ephemeral_range") else Settings()
-
 
 def _ephemeral(text: str, catalog):
     from .model import MAX_PORT, PortRange
@@ -160,20 +153,23 @@ def _ephemeral(text: str, catalog):
         raise UsageError(f"--ephemeral-range: {exc}") from None
 
 
-def _setup(args, selection_args: tuple[list[str] | None, list[str] | None] = (None, None)):
+def _setup(args, select: list[str] | None = None, ignore: list[str] | None = None):
+    """The registry and a linter for ``args``; ``select``/``ignore`` as ``--select``/``--ignore``."""
     from .catalog import load
+    from .parsers import ParseOptions
     from .plugins import load_registry
+    from .rules import Settings
 
     registry = load_registry()
     catalog = load()
     if registry.catalog_entries:
         catalog.add(registry.catalog_entries)
-    from .parsers import ParseOptions
-
-    selection = Selection(registry.rules.values(), *selection_args)
+    settings = Settings()
+    if getattr(args, "ephemeral_range", None):
+        settings = Settings(ephemeral_range=_ephemeral(args.ephemeral_range, catalog))
+    selection = Selection(registry.rules.values(), select, ignore)
     parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {})
-    linter = Linter(registry, catalog, _settings(args, catalog, registry), selection, debug=args.debug,
-                    parse_options=parse_options)
+    linter = Linter(registry, catalog, settings, selection, debug=args.debug, parse_options=parse_options)
     if args.input_format and args.input_format not in registry.parsers:
         raise UsageError(f"--format {args.input_format!r}: known formats are {', '.join(sorted(registry.parsers))}")
     return registry, linter
@@ -186,8 +182,8 @@ def _lint(args, linter: Linter, visit=None) -> Report:
     if not args.paths:
         raise UsageError(f"no paths given: portlint {args.command} PATH... (use - for standard input)")
     report = Report()
-    candidates, missing = walk([p for p in args.paths if p != "-"])
-    report.problems.extend(f"{m}: no such file or directory" for m in missing)
+    candidates, problems = walk([p for p in args.paths if p != "-"])
+    report.problems.extend(problems)
     linter.run(linter.select_files(candidates, args.input_format, report), report, visit)
     if "-" in args.paths:
         name = args.stdin_filename or "-"
@@ -209,7 +205,7 @@ def _print_problems(report: Report) -> None:
 def cmd_check(args) -> int:
     from .findings import Severity
 
-    registry, linter = _setup(args, (_split(args.select), _split(args.ignore)))
+    registry, linter = _setup(args, _split(args.select), _split(args.ignore))
     reporter_cls = registry.reporters.get(args.output_format)
     if reporter_cls is None:
         raise UsageError(f"--output-format {args.output_format!r}: known formats are {', '.join(sorted(registry.reporters))}")
@@ -227,7 +223,7 @@ def cmd_check(args) -> int:
 def cmd_ports(args) -> int:
     from .inventory import format_table, has_ports, record, table_rows
 
-    _, linter = _setup(args, (["PL0"], None))  # parse only: no rule but the input checks
+    _, linter = _setup(args, select=["PL0"])  # parse only: no rule but the input checks
     # A declaration that several documents share (a compose override or include) is listed once.
     declarations: dict = {}
     report = _lint(args, linter, lambda doc: declarations.update(dict.fromkeys(d for d in doc.declarations if has_ports(d))))

@@ -22,20 +22,26 @@ class Candidate:
 
 
 def walk(paths: list[str]) -> tuple[list[Candidate], list[str]]:
-    """Files under ``paths`` in a stable order, and the paths that do not exist."""
+    """Regular files under ``paths`` in a stable order, and why the other paths were not read.
+
+    Walking never follows symlinked folders and never opens FIFOs or devices (they could block).
+    """
     found: list[Candidate] = []
-    missing: list[str] = []
+    problems: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-                found.extend(Candidate(os.path.join(root, f), False) for f in sorted(files))
-        elif path.exists():
+                found.extend(Candidate(full, False) for full in (os.path.join(root, f) for f in sorted(files))
+                             if os.path.isfile(full))
+        elif path.is_file():
             found.append(Candidate(raw, True))
+        elif path.exists():
+            problems.append(f"{raw}: not a regular file")
         else:
-            missing.append(raw)
-    return found, missing
+            problems.append(f"{raw}: no such file or directory")
+    return found, problems
 
 
 def read_head(path: str) -> str | None:

@@ -32,6 +32,9 @@ from .model import (
 
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
 TRANSLATION_HOOKS = frozenset({Hook.PREROUTING})
+ANY_SOURCE = ("0.0.0.0/0", "::/0")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]")
+LOOPBACK_INTERFACES = ("lo",)
 #: Connection-tracking states under which a rule admits new connections.
 NEW_STATES = frozenset({"NEW", "UNTRACKED"})
 
@@ -62,8 +65,22 @@ class Exposure:
         return self.protocol or "tcp/udp"
 
     @property
+    def from_any_source(self) -> bool:
+        """No source restriction: no source address (or 0.0.0.0/0, ::/0) and not only the
+        loopback interface; for compose, published on every interface."""
+        decl = self.declaration
+        if isinstance(decl, PortBinding):
+            return decl.host_ip in (None, "", *WILDCARD_ADDRESSES)
+        return decl.saddr in (None, *ANY_SOURCE) and decl.iif not in LOOPBACK_INTERFACES
+
+    @property
     def translated(self) -> bool:
         return self.service != self.exposed
+
+    @property
+    def translated_by_firewall(self) -> bool:
+        """A DNAT/REDIRECT/TPROXY exposure: the exposed port is not bound on the host."""
+        return isinstance(self.declaration, FirewallRule) and self.declaration.action in Action.TRANSLATIONS
 
     def describe(self) -> str:
         """How the ports are exposed, for messages: "accepted from any source on INPUT"."""
@@ -71,16 +88,18 @@ class Exposure:
         if isinstance(decl, PortBinding):
             where = f"on {decl.host_ip}" if decl.host_ip else "on all interfaces"
             return f"published {where} by service {decl.service}"
-        source = "any source" if decl.saddr in (None, "0.0.0.0/0", "::/0") else decl.saddr
+        source = "any source" if decl.saddr in (None, *ANY_SOURCE) else decl.saddr
         if decl.action == Action.ACCEPT:
             return f"accepted from {source} on {decl.chain}"
-        to = (decl.to_address or "") + (f":{format_ranges(self.service)}" if self.translated else "")
-        return (f"{decl.action.upper()} from {source} on {decl.chain}, {format_ranges(self.exposed)}"
-                f" -> {to or 'unchanged'}")
+        if decl.to_address:
+            to = decl.to_address + (f":{format_ranges(self.service)}" if self.translated else "")
+        else:
+            to = f"local port {format_ranges(self.service)}" if self.translated else "unchanged"
+        return f"{decl.action.upper()} from {source} on {decl.chain}, {format_ranges(self.exposed)} -> {to}"
 
 
-def document_exposures(document: Document) -> list[Exposure]:
-    paths = _ChainPaths(document)
+def document_exposures(document: Document, paths: ChainPaths | None = None) -> list[Exposure]:
+    paths = paths or ChainPaths(document)
     out: list[Exposure] = []
     for decl in document.declarations:
         if isinstance(decl, FirewallRule):
@@ -92,7 +111,7 @@ def document_exposures(document: Document) -> list[Exposure]:
     return out
 
 
-def _firewall_exposure(rule: FirewallRule, paths: _ChainPaths) -> Exposure | None:
+def _firewall_exposure(rule: FirewallRule, paths: ChainPaths) -> Exposure | None:
     match = rule.dport or rule.either
     if match is None or rule.protocol_negated:
         return None
@@ -132,8 +151,9 @@ def _binding_exposure(binding: PortBinding) -> Exposure | None:
     )
 
 
-class _ChainPaths:
-    """Which chains of a document are reached from input/forward and from prerouting base chains."""
+class ChainPaths:
+    """Which chains of a document are reached from input/forward and from prerouting base
+    chains (transitively through jumps and gotos); computed once per document."""
 
     def __init__(self, document: Document) -> None:
         self._filter: set[tuple[str, str, str]] = set()

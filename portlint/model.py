@@ -138,6 +138,11 @@ class FirewallRule:
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
+    #: Match conditions the fields above do not represent, as canonical text ("-m recent
+    #: --rcheck --seconds 60"): they make the rule narrower. None when the parser cannot tell.
+    unmodeled: tuple[str, ...] | None = None
+    #: The target's own options ("--log-prefix x", "--reject-with tcp-reset").
+    target_options: tuple[str, ...] = ()
     #: First line of the rule statement when ``location`` points inside it (an element of a
     #: multi-line nftables set or map); None when the rule starts at ``location``.
     rule_line: int | None = None

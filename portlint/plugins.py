@@ -30,6 +30,7 @@ BUILTIN_PLUGINS = (
     "portlint.rules.catalog_facts",
     "portlint.rules.services",
     "portlint.rules.ranges",
+    "portlint.rules.permissive",
     "portlint.reporters.text",
     "portlint.reporters.json",
 )
@@ -99,7 +100,7 @@ def _call_each(registry: Registry, hook_name: str):
     """Call every implementation of a no-argument registration hook on its own, so one that
     raises is reported without losing the others; yields ``(plugin_name, item)``."""
     hook = getattr(registry.manager.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):  # registration order: built-ins first
+    for impl in hook.get_hookimpls():  # registration order: built-ins first
         try:
             items = list(impl.function() or ())
         except Exception as exc:  # noqa: BLE001

@@ -7,6 +7,7 @@ notes are always shown.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -119,7 +120,9 @@ class Catalog:
         self._rows: list = []
         self._by_port: dict[int, list[int]] = defaultdict(list)
         self._ranges: list[int] = []
+        self._segments: tuple[list[int], list[tuple[int, ...]]] | None = None
         self._cache: dict[tuple[int, str | None], tuple[CatalogEntry, ...]] = {}
+        self._risk_cache: dict[tuple[int, str | None, str | None], tuple[Risk, ...]] = {}
         for row in rows:
             self._index(row)
 
@@ -146,6 +149,7 @@ class Catalog:
         for entry in entries:
             self._index(entry)
         self._cache.clear()
+        self._segments = None
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -159,10 +163,25 @@ class Catalog:
             def applies(e: CatalogEntry) -> bool:
                 return proto is None or e.protocol is None or e.protocol == proto
             singles = [self._entry(n) for n in self._by_port.get(port, ())]
-            ranges = [self._entry(n) for n in self._ranges
-                      if _start_end(self._rows[n])[0] <= port <= _start_end(self._rows[n])[1]]
+            ranges = [self._entry(n) for n in self._ranges_containing(port)]
             found = self._cache[key] = tuple(e for e in singles + ranges if applies(e))
         return found
+
+    def _ranges_containing(self, port: int) -> tuple[int, ...]:
+        """Row numbers of the range entries containing ``port``, by bisection over the
+        segments where the set of covering ranges is constant (built on first use)."""
+        if self._segments is None:
+            bounds = sorted({b for n in self._ranges for b in (_start_end(self._rows[n])[0],
+                                                                   _start_end(self._rows[n])[1] + 1)})
+            covering: list[list[int]] = [[] for _ in bounds]
+            for n in self._ranges:
+                start, end = _start_end(self._rows[n])
+                for i in range(bisect_left(bounds, start), bisect_left(bounds, end + 1)):
+                    covering[i].append(n)
+            self._segments = (bounds, [tuple(c) for c in covering])
+        bounds, covering = self._segments
+        i = bisect_right(bounds, port) - 1
+        return covering[i] if i >= 0 else ()
 
     def status(self, port: int, protocol: str | None) -> str:
         return _decide_status(self.entries_for(port, protocol))
@@ -179,12 +198,16 @@ class Catalog:
         )
 
     def risks_for(self, port: int, protocol: str | None, kind: str | None = None) -> tuple[Risk, ...]:
-        return tuple(
-            r for r in self.risks
-            if r.start <= port <= r.end
-            and (protocol is None or r.protocol == protocol)
-            and (kind is None or r.kind == kind)
-        )
+        key = (port, protocol, kind)
+        found = self._risk_cache.get(key)
+        if found is None:
+            found = self._risk_cache[key] = tuple(
+                r for r in self.risks
+                if r.start <= port <= r.end
+                and (protocol is None or r.protocol == protocol)
+                and (kind is None or r.kind == kind)
+            )
+        return found
 
     def range_class(self, port: int) -> RangeClass:
         for cls in self.classes:

@@ -76,6 +76,11 @@ def error_offset(exc, text: str) -> int:
     return len(text) if offset is None or offset < 0 else min(offset, len(text))
 
 
+def one_of(items: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b or c"``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
 def lark_error(exc, path: str, names: dict[str, str], line_offset: int = 0) -> Diagnostic:
     """A PL001 diagnostic for a lark parse error: where, what was found, what was expected
     (terminals named for people by ``names``)."""
@@ -83,8 +88,8 @@ def lark_error(exc, path: str, names: dict[str, str], line_offset: int = 0) -> D
 
     line = (getattr(exc, "line", 1) or 1) + line_offset
     column = getattr(exc, "column", 1) or 1
-    expected = sorted({names.get(t, t) for t in (getattr(exc, "expected", None) or ()) if names.get(t, t)})
-    wanted = f"; expected {', '.join(expected[:-1]) + ' or ' + expected[-1] if len(expected) > 1 else expected[0]}" if expected else ""
+    expected = sorted({names.get(t, t) for t in (getattr(exc, "expected", None) or ())})
+    wanted = f"; expected {one_of(expected)}" if expected else ""
     if isinstance(exc, UnexpectedCharacters):
         char = exc.char
         found = "an unterminated quoted string" if char in "\"'" else f"unexpected character {char!r}"

@@ -85,6 +85,8 @@ class RuleFacts:
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
+    unmodeled: list[str] = field(default_factory=list)
+    target_options: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     #: (module, option, negated, value word) of every port option, read once -p is known.
     port_options: list[tuple[str, str, bool, Word]] = field(default_factory=list)
@@ -209,7 +211,7 @@ class _Reader:
             owner = self._partial_owner()
             if owner is None:
                 self.error(word, f"unknown option {text}: no loaded match or target defines it")
-            self.take_free()
+            self.keep(owner, text, negated, self.take_free())
             return
         owner, name, nargs = found
         if nargs and self.pos < len(self.words) and self.words[self.pos].kind == "BANG":
@@ -223,8 +225,17 @@ class _Reader:
             return
         if owner == "":
             self.core(name, args, negated, word)
-        elif owner in MATCH_OPTIONS or owner in TARGET_OPTIONS:
-            self.module(owner, name, args, negated)
+        elif not self.module(owner, name, args, negated):
+            self.keep(owner, f"--{name}", negated, args)
+
+    def keep(self, owner: str | None, option: str, negated: bool, args: list[Word]) -> None:
+        """Record an option the model has no field for: a target's options belong to the
+        verdict; a match's make the rule narrower than its modelled fields say."""
+        text = " ".join([option, *(a.text for a in args)])
+        if owner is not None and owner == self.facts.target:
+            self.facts.target_options.append(text)
+        else:
+            self.facts.unmodeled.append(f"{'! ' if negated else ''}-m {owner} {text}")
 
     def core(self, name: str, args: list[Word], negated: bool, word: Word) -> None:
         facts = self.facts
@@ -248,8 +259,12 @@ class _Reader:
             facts.iif = ("!" if negated else "") + value
         elif name == "out-interface":
             facts.oif = ("!" if negated else "") + value
+        elif name == "fragment":
+            facts.unmodeled.append("! -f" if negated else "-f")
 
-    def module(self, owner: str, name: str, args: list[Word], negated: bool) -> None:
+    def module(self, owner: str, name: str, args: list[Word], negated: bool) -> bool:
+        """Put a match or target option into the facts; False when the model has no place
+        for it."""
         facts = self.facts
         value = args[0] if args else None
         if owner in PORT_MATCHES + ("multiport",) and name in (
@@ -258,8 +273,10 @@ class _Reader:
             facts.port_options.append((owner, name, negated, value))
         elif (owner, name) in (("state", "state"), ("conntrack", "ctstate")) and not negated:
             facts.states = tuple(value.text.split(","))
-        elif owner == "mac" and not MAC_RE.match(value.text):
-            self.error(value, f"invalid MAC address {value.text!r}: expected six hex pairs such as 00:11:22:aa:bb:cc")
+        elif owner == "mac":
+            if not MAC_RE.match(value.text):
+                self.error(value, f"invalid MAC address {value.text!r}: expected six hex pairs such as 00:11:22:aa:bb:cc")
+            return False
         elif owner == "comment":
             facts.comment = value.text
         elif owner == "DNAT" and name == "to-destination":
@@ -268,6 +285,9 @@ class _Reader:
             facts.to_ports = self.port_list(value, "-")
         elif owner == "TPROXY" and name == "on-port":
             facts.to_ports = self.port_list(value, "-")
+        else:
+            return False
+        return True
 
     # -- values ----------------------------------------------------------------------------
 
@@ -346,6 +366,10 @@ class _Reader:
                 end = port_number(hi, self.facts.protocol, self.resolve) if has_sep else start
             except PortSyntaxError as exc:
                 self.error(word, str(exc), exc.code)
+                return None
+            if has_sep and start >= end:
+                self.error(word, f"invalid port range {part!r} in multiport: the first port must be lower "
+                                 "than the last", INVALID_PORT)
                 return None
             ranges.append(PortRange(start, end))
             used += 2 if has_sep else 1

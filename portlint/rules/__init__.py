@@ -11,9 +11,9 @@ from functools import cached_property
 from typing import Any, ClassVar, Hashable, Iterable, Iterator
 
 from ..catalog import Catalog
-from ..exposure import Exposure, document_exposures
+from ..exposure import ChainPaths, Exposure, document_exposures
 from ..findings import Finding, Severity
-from ..model import Document, Location, PortRange
+from ..model import Document, Location, PortRange, port_count
 
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -24,8 +24,12 @@ class Settings:
     """Run-wide settings every rule may read."""
 
     ephemeral_range: PortRange = PortRange(49152, 65535)
-    broad_range: int = 1024  # ranges at least this wide are judged as a whole (PL302)
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def broad_range(self) -> int:
+        """Ranges at least this wide are judged as a whole, by PL302 alone (its ``min-ports``)."""
+        return int(self.rule_options.get("broad-port-range", {}).get("min-ports", 1024))
 
 
 @dataclass
@@ -35,15 +39,15 @@ class RuleContext:
     settings: Settings
 
     @cached_property
-    def exposures(self) -> list[Exposure]:
-        """The document's exposures, computed once and shared by every rule."""
-        return document_exposures(self.document)
+    def paths(self) -> ChainPaths:
+        """Which chains are on the input/forward and prerouting paths."""
+        return ChainPaths(self.document)
 
     @cached_property
-    def narrow_exposures(self) -> list[Exposure]:
-        """Exposures narrow enough to be judged port by port."""
-        limit = self.settings.broad_range
-        return [e for e in self.exposures if 0 < e.width < limit]
+    def exposures(self) -> list[Exposure]:
+        """The document's exposures, computed once and shared by every rule."""
+        return document_exposures(self.document, self.paths)
+
 
 
 class Rule:
@@ -100,15 +104,18 @@ class ExposureRule(Rule):
 
     Subclasses implement :meth:`concerns` for one port and :meth:`message`; the rule yields one
     finding per exposure naming every port concerned. Ranges at least ``broad_range`` wide are
-    PL302's alone.
+    PL302's alone; a compose port published on an ephemeral host port has no exposed port to
+    judge, but its service port is judged.
     """
 
     #: Judge the exposed port (as traffic arrives) or the service port (where it ends up).
     judges: ClassVar[str] = "exposed"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        for exposure in ctx.narrow_exposures:
+        for exposure in ctx.exposures:
             ranges = exposure.exposed if self.judges == "exposed" else exposure.service
+            if not ranges or port_count(ranges) >= ctx.settings.broad_range or not self.applies(exposure):
+                continue
             ports: list[int] = []
             reasons: dict[Hashable, None] = {}
             for proto in exposure.protocols:
@@ -121,6 +128,10 @@ class ExposureRule(Rule):
             if ports:
                 yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure))
 
+    def applies(self, exposure: Exposure) -> bool:
+        """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""
+        return True
+
     def concerns(self, port: int, protocol: str, ctx: RuleContext) -> Hashable | None:
         """A reason (any hashable; "" is fine) when ``port``/``protocol`` concerns this rule,
         else None. The distinct reasons of an exposure reach :meth:`message` in order."""
@@ -129,6 +140,12 @@ class ExposureRule(Rule):
     def message(self, ports: str, reasons: list, exposure: Exposure) -> str:
         """The one message for every port of ``exposure`` that concerns this rule."""
         raise NotImplementedError
+
+
+def with_protocol(ports: str, exposure: Exposure, protocol: str | None = None) -> str:
+    """``"23/tcp"`` for one port or range, ``"tcp 20-21, 25"`` for several."""
+    proto = protocol or exposure.protocol_text
+    return f"{proto} {ports}" if "," in ports else f"{ports}/{proto}"
 
 
 def ports_text(ports: list[int]) -> str:

@@ -1,0 +1,151 @@
+"""Third-party plugins through real entry points: they work from the CLI, and a broken one is
+reported as PL000 naming it while the run goes on."""
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+RULES = textwrap.dedent("""\
+    *filter
+    :INPUT DROP [0:0]
+    -A INPUT -p tcp -m tcp --dport 8443 -j ACCEPT
+    -A INPUT -p tcp -m tcp --dport 23 -j ACCEPT
+    COMMIT
+""")
+
+
+def install(site: Path, name: str, module_source: str | Path, entry_name: str | None = None) -> None:
+    """Put ``module`` on ``site`` with a dist-info whose entry point is in group ``portlint``,
+    which is exactly what ``pip install`` of a plugin package leaves behind."""
+    module = name.replace("-", "_")
+    if isinstance(module_source, Path):
+        shutil.copy(module_source, site / f"{module}.py")
+    else:
+        (site / f"{module}.py").write_text(textwrap.dedent(module_source))
+    dist = site / f"{module}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[portlint]\n{entry_name or name} = {module}\n")
+
+
+@pytest.fixture
+def site(tmp_path):
+    path = tmp_path / "site"
+    path.mkdir()
+    return path
+
+
+def env_for(site: Path) -> dict:
+    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+@pytest.fixture
+def rules_file(tmp_path):
+    path = tmp_path / "rules.v4"
+    path.write_text(RULES)
+    return path
+
+
+def test_plugin_rule_and_reporter_work_from_the_cli(cli_process, site, rules_file):
+    install(site, "portlint-example", HERE / "portlint_example.py", "example")
+    env = env_for(site)
+    listed = cli_process("rules", env=env)
+    assert "EXA001  admin-ui-exposed" in listed.out
+    result = cli_process("check", rules_file, "--output-format", "count", env=env)
+    assert result.out.splitlines() == ["EXA001 1", "PL201 1"]
+    assert result.code == 1
+    text = cli_process("check", rules_file, "--select", "EXA001", env=env)
+    assert "rules.v4:3:32: EXA001 [error] 8443/tcp (admin UI) accepted from any source on INPUT" in text.out
+
+
+def test_plugin_that_fails_to_import_is_reported_and_the_run_goes_on(cli_process, site, rules_file):
+    install(site, "broken-import", "raise RuntimeError('missing dependency')\n")
+    result = cli_process("check", rules_file, env=env_for(site))
+    assert "PL000 [error] plugin 'broken-import': failed to load" in result.out
+    assert "missing dependency" in result.out
+    assert "PL201" in result.out  # the built-in rules still ran
+    assert result.code == 2
+    assert "Traceback" not in result.out + result.err
+
+
+def test_rule_that_raises_is_an_internal_error_naming_the_plugin(cli_process, site, rules_file, tmp_path):
+    install(site, "raising-rule", """\
+        from portlint.findings import Severity
+        from portlint.hookspecs import hookimpl
+        from portlint.rules import Rule
+
+        class Boom(Rule):
+            code = "BOOM001"
+            name = "boom"
+            severity = Severity.WARNING
+            summary = "always raises"
+
+            def check(self, ctx):
+                raise ZeroDivisionError("boom")
+
+        @hookimpl
+        def portlint_register_rules():
+            return [Boom]
+    """)
+    other = tmp_path / "other.rules"
+    other.write_text(RULES)
+    result = cli_process("check", rules_file, other, "--output-format", "json", env=env_for(site))
+    findings = result.json()
+    internal = [f for f in findings if f["code"] == "PL000"]
+    assert {f["path"] for f in internal} == {str(rules_file), str(other)}
+    assert all("rule BOOM001 (boom, plugin raising-rule) crashed: ZeroDivisionError: boom" in f["message"]
+               for f in internal)
+    assert sum(f["code"] == "PL201" for f in findings) == 2  # both files were still linted
+    assert result.code == 2
+    debug = cli_process("check", rules_file, "--debug", env=env_for(site))
+    assert "Traceback" in debug.err and "ZeroDivisionError" in debug.err
+
+
+def test_plugin_with_a_misspelt_hook_is_rejected(cli_process, site, rules_file):
+    install(site, "misspelt", """\
+        from portlint.hookspecs import hookimpl
+
+        @hookimpl
+        def portlint_register_rule():
+            return []
+    """)
+    result = cli_process("check", rules_file, env=env_for(site))
+    assert "plugin 'misspelt': failed to load" in result.out
+    assert "portlint_register_rule" in result.out
+    assert result.code == 2
+
+
+def test_plugin_rule_code_collision_is_reported(cli_process, site, rules_file):
+    install(site, "collision", """\
+        from portlint.findings import Severity
+        from portlint.hookspecs import hookimpl
+        from portlint.rules import Rule
+
+        class Clash(Rule):
+            code = "PL101"
+            name = "my-reserved"
+            severity = Severity.WARNING
+            summary = "clashes"
+
+            def check(self, ctx):
+                return ()
+
+        @hookimpl
+        def portlint_register_rules():
+            return [Clash]
+    """)
+    result = cli_process("check", rules_file, env=env_for(site))
+    assert "plugin 'collision': rule code PL101 is already registered by portlint.rules.catalog_facts" in result.out
+    assert result.code == 2
+
+
+def test_builtins_register_through_the_public_hooks(registry):
+    assert set(registry.parsers) >= {"iptables"}
+    assert {"text", "json"} <= set(registry.reporters)
+    assert registry.origin[registry.rules["PL101"]] == "portlint.rules.catalog_facts"
+    assert registry.failures == []
