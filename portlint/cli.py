@@ -27,6 +27,8 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="the name to report (and detect the format by) for standard input")
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--env-from-environment", action="store_true",
+                        help="let compose interpolation read the process environment (besides .env files)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
@@ -154,6 +156,7 @@ def _ephemeral(text: str, catalog):
 def _setup(args, select: list[str] | None = None, ignore: list[str] | None = None):
     """The registry and a linter for ``args``; ``select``/``ignore`` as ``--select``/``--ignore``."""
     from .catalog import load
+    from .parsers import ParseOptions
     from .plugins import load_registry
     from .rules import Settings
 
@@ -165,7 +168,8 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     if getattr(args, "ephemeral_range", None):
         settings = Settings(ephemeral_range=_ephemeral(args.ephemeral_range, catalog))
     selection = Selection(registry.rules.values(), select, ignore)
-    linter = Linter(registry, catalog, settings, selection, debug=args.debug)
+    parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {})
+    linter = Linter(registry, catalog, settings, selection, debug=args.debug, parse_options=parse_options)
     if args.input_format and args.input_format not in registry.parsers:
         raise UsageError(f"--format {args.input_format!r}: known formats are {', '.join(sorted(registry.parsers))}")
     return registry, linter
@@ -189,7 +193,7 @@ def _lint(args, linter: Linter, visit=None) -> Report:
             report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
         else:
             linter.add(report, name, text, fmt, decode_error, visit)
-            report.findings.sort(key=lambda f: f.sort_key())
+            report.settle()
     return report
 
 
@@ -220,8 +224,10 @@ def cmd_ports(args) -> int:
     from .inventory import format_table, has_ports, record, table_rows
 
     _, linter = _setup(args, select=["PL0"])  # parse only: no rule but the input checks
-    records = []
-    report = _lint(args, linter, lambda doc: records.extend(record(d) for d in doc.declarations if has_ports(d)))
+    # A declaration that several documents share (a compose override or include) is listed once.
+    declarations: dict = {}
+    report = _lint(args, linter, lambda doc: declarations.update(dict.fromkeys(d for d in doc.declarations if has_ports(d))))
+    records = [record(d) for d in declarations]
     with _Output(args.output_file) as stream:
         if args.output_format == "json":
             json.dump(records, stream, indent=1)

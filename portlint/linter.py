@@ -16,6 +16,7 @@ from .findings import Finding, Severity
 from .model import Diagnostic, Document, Location
 
 if TYPE_CHECKING:
+    from .parsers import ParseOptions
     from .plugins import PluginFailure, Registry
     from .rules import Rule, Settings
 
@@ -37,6 +38,11 @@ class Report:
     def line_text(self, path: str, line: int) -> str:
         document = self.documents.get(path)
         return document.line_text(line) if document else ""
+
+    def settle(self) -> None:
+        """Sort the findings and drop repeats: a file that several documents read (a compose
+        override or include) is reported once."""
+        self.findings = sorted(set(self.findings), key=Finding.sort_key)
 
     @property
     def has_internal_error(self) -> bool:
@@ -79,8 +85,10 @@ class Selection:
 
 class Linter:
     def __init__(self, registry: Registry, catalog: Catalog, settings: Settings,
-                 selection: Selection | None = None, debug: bool = False) -> None:
+                 selection: Selection | None = None, debug: bool = False,
+                 parse_options: ParseOptions | None = None) -> None:
         self.registry = registry
+        self.parse_options = parse_options
         self.catalog = catalog
         self.settings = settings
         self.debug = debug
@@ -135,7 +143,7 @@ class Linter:
                 report.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
                 continue
             self.add(report, path, text, fmt, decode_error, visit)
-        report.findings.sort(key=Finding.sort_key)
+        report.settle()
         return report
 
     def add(self, report: Report, path: str, text: str, fmt: str, decode_error: Diagnostic | None,
@@ -155,7 +163,8 @@ class Linter:
         """The document of ``text`` and the internal errors met while parsing it."""
         parser = self.registry.parsers[fmt]
         try:
-            return parser.parse(text, path), []
+            configured = parser.with_options(self.parse_options) if self.parse_options else parser
+            return configured.parse(text, path), []
         except Exception as exc:  # noqa: BLE001 - a crashing parser must not end the run
             plugin = self.registry.origin.get(parser, "?")
             message = f"parser {fmt!r} (plugin {plugin}) crashed: {type(exc).__name__}: {exc}"

@@ -192,6 +192,23 @@ Declaration = Union[FirewallRule, PortBinding]
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """How a compose service reaches the network, beside its PortBindings (joined by ``service``).
+
+    ``network_mode: host`` shares the host's network: every port the container listens on is
+    open on the host and its ``ports:`` are discarded; ``service:NAME`` / ``container:NAME`` share
+    another container's network. A service with ``profiles`` only starts when one is enabled.
+    """
+
+    location: Location  # the service's name under ``services:``
+    service: str
+    network_mode: str | None = None  # as written (interpolated): host, none, bridge, service:NAME, ...
+    network_mode_location: Location | None = None
+    profiles: tuple[str, ...] = ()
+    format: str = "compose"
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """A problem a parser met in the input; the rule with this code turns it into a finding."""
 
@@ -209,6 +226,7 @@ class Document:
     text: str
     declarations: list[Declaration] = field(default_factory=list)
     policies: list[ChainPolicy] = field(default_factory=list)
+    services: list[ServiceSettings] = field(default_factory=list)  # compose services
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _lines: list[str] | None = field(default=None, repr=False, compare=False)
 

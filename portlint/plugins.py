@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "portlint"
 BUILTIN_PLUGINS = (
     "portlint.discovery",
     "portlint.parsers.iptables",
+    "portlint.parsers.compose",
     "portlint.rules.input",
     "portlint.rules.catalog_facts",
     "portlint.rules.services",

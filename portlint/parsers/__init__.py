@@ -1,22 +1,35 @@
 """Parsers turn one file format into the normalised model (:mod:`portlint.model`)."""
 from __future__ import annotations
 
+import copy
 import fnmatch
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar, Mapping
 
 from ..model import Document
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What the command line tells every parser; each parser reads what concerns it."""
+
+    #: Variables that interpolation may read besides the files' own (compose ``.env``): the
+    #: process environment with ``--env-from-environment``, else nothing.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 class Parser:
     """Base class of every parser, built-in or from a plugin.
 
     ``patterns`` claim files by name (fnmatch on the base name, case-insensitive); ``sniff``
-    claims files by their first kilobytes when no pattern did.
+    claims files by their first kilobytes when no pattern did. ``options`` holds the run's
+    :class:`ParseOptions` (see :meth:`with_options`).
     """
 
     name: ClassVar[str]
     patterns: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    options: ParseOptions = ParseOptions()
 
     def matches_name(self, filename: str) -> bool:
         lower = filename.lower()
@@ -24,6 +37,14 @@ class Parser:
 
     def sniff(self, head: str) -> bool:
         return False
+
+    def with_options(self, options: ParseOptions) -> Parser:
+        """This parser for a run with ``options`` (a copy: registered parsers stay unchanged)."""
+        if options == self.options:
+            return self
+        configured = copy.copy(self)
+        configured.options = options
+        return configured
 
     def parse(self, text: str, path: str) -> Document:
         raise NotImplementedError

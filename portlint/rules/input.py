@@ -63,8 +63,9 @@ class UnresolvedVariable(DiagnosticRule):
 
 
 class IncludeError(DiagnosticRule):
-    """An nftables ``include`` that is missing, cyclic, or leaves the project root. It is not
-    followed, and its content is never printed."""
+    """An nftables ``include`` that is missing, cyclic, or leaves the project root, or a compose
+    ``include``/``extends`` whose file cannot be read, whose service does not exist, or that is
+    cyclic. It is not followed, and its content is never printed."""
 
     code = "PL006"
     name = "include-error"
