@@ -5,11 +5,14 @@ Nothing a file or a plugin does stops the run: a parser or rule that raises beco
 """
 from __future__ import annotations
 
+import fnmatch
 import sys
 import traceback
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from . import suppression
 from .catalog import Catalog
 from .discovery import Candidate, read_head
 from .findings import Finding, Severity
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from .rules import Rule, Settings
 
 INTERNAL_ERROR = ("PL000", "internal-error")
+UNUSED_SUPPRESSION = "PL004"
 from .parsers.common import PARSE_ERROR
 
 
@@ -54,13 +58,16 @@ def internal_error(path: str, message: str, line: int = 1) -> Finding:
 
 
 class Selection:
-    """``--select`` / ``--ignore``: codes, code prefixes, rule names, or ``ALL``."""
+    """``--select`` / ``--extend-select`` / ``--ignore``: codes, code prefixes, rule names, or
+    ``ALL``. Opt-in rules are selected only by their code, their name or ``ALL``."""
 
-    def __init__(self, rules: Iterable[type[Rule]], select: list[str] | None, ignore: list[str] | None):
+    def __init__(self, rules: Iterable[type[Rule]], select: list[str] | None, ignore: list[str] | None,
+                 extend_select: list[str] | None = None):
         self._rules = list(rules)
         self.select = [s.strip() for s in select or () if s.strip()]
+        self.extend = [s.strip() for s in extend_select or () if s.strip()]
         self.ignore = [s.strip() for s in ignore or () if s.strip()]
-        for token in self.select + self.ignore:
+        for token in self.select + self.extend + self.ignore:
             if not any(self._matches(rule, token) for rule in self._rules):
                 raise UsageError(f"unknown rule selector {token!r}: not a rule code, prefix or name (see `portlint rules`)")
 
@@ -68,10 +75,8 @@ class Selection:
     def _matches(rule: type[Rule], token: str) -> bool:
         return token.upper() == "ALL" or rule.code.startswith(token.upper()) or rule.name == token.lower()
 
-    def _selects(self, rule: type[Rule]) -> bool:
-        if not self.select:
-            return rule.default_enabled
-        for token in self.select:
+    def _selected_by(self, rule: type[Rule], tokens: list[str]) -> bool:
+        for token in tokens:
             exact = token.upper() in ("ALL", rule.code) or token.lower() == rule.name
             if exact or (rule.default_enabled and self._matches(rule, token)):
                 return True
@@ -80,24 +85,34 @@ class Selection:
     def enabled(self, rule: type[Rule]) -> bool:
         if rule.code == INTERNAL_ERROR[0]:
             return True  # internal errors are never silenced
-        return self._selects(rule) and not any(self._matches(rule, t) for t in self.ignore)
+        selected = self._selected_by(rule, self.select) if self.select else rule.default_enabled
+        selected = selected or self._selected_by(rule, self.extend)
+        return selected and not any(self._matches(rule, t) for t in self.ignore)
 
 
 class Linter:
     def __init__(self, registry: Registry, catalog: Catalog, settings: Settings,
                  selection: Selection | None = None, debug: bool = False,
-                 parse_options: ParseOptions | None = None) -> None:
+                 parse_options: ParseOptions | None = None,
+                 severities: dict[str, Severity] | None = None,
+                 per_file_ignores: list[tuple[str, list[str]]] | None = None) -> None:
+        """``severities`` overrides rules' default severities by code; ``per_file_ignores``
+        pairs path globs with the rule selectors not reported for matching files."""
         self.registry = registry
         self.parse_options = parse_options
         self.catalog = catalog
         self.settings = settings
         self.debug = debug
+        self.per_file_ignores = per_file_ignores or []
         selection = selection or Selection(registry.rules.values(), None, None)
+        severities = severities or {}
         self.rules: list[Rule] = [
-            rule_cls(options=settings.rule_options.get(rule_cls.name))
+            rule_cls(severity=severities.get(rule_cls.code), options=settings.rule_options.get(rule_cls.name))
             for rule_cls in sorted(registry.rules.values(), key=lambda r: r.code)
             if selection.enabled(rule_cls)
         ]
+        self._enabled = {key for rule in self.rules for key in (rule.code, rule.name)}
+        self._unused_suppression = next((r for r in self.rules if r.code == UNUSED_SUPPRESSION), None)
 
     # -- formats ---------------------------------------------------------------------------
 
@@ -183,7 +198,23 @@ class Linter:
                 message = (f"rule {rule.code} ({rule.name}, plugin {plugin}) crashed: "
                            f"{type(exc).__name__}: {exc}")
                 findings.append(self._crash(path, message, exc))
-        return document, findings
+        return document, self._filter(document, findings)
+
+    def _filter(self, document: Document, findings: list[Finding]) -> list[Finding]:
+        """Drop what inline suppressions and per-file ignores silence; report unused
+        suppressions (PL004) when that rule is enabled."""
+        directives = suppression.scan(document.text, document.path)
+        findings = suppression.apply(findings, directives)
+        rule = self._unused_suppression
+        if rule is not None:
+            enabled = lambda key: key.upper() in self._enabled or key.lower() in self._enabled  # noqa: E731
+            findings.extend(rule.finding(location, message)
+                            for location, message in suppression.unused(directives, enabled))
+        for pattern, selectors in self.per_file_ignores:
+            if _path_matches(document.path, pattern):
+                findings = [f for f in findings if f.code == INTERNAL_ERROR[0]
+                            or not any(Selection._matches(_RuleKey(f), s) for s in selectors)]
+        return findings
 
     def _as_finding(self, diagnostic: Diagnostic) -> Finding:
         rule = self.registry.rules[diagnostic.code]
@@ -198,6 +229,24 @@ class Linter:
         if self.debug and failure.details:
             print(failure.details, file=sys.stderr)
         return f"plugin {failure.plugin!r}: {failure.message}"
+
+
+@dataclass(frozen=True)
+class _RuleKey:
+    """A finding seen as a rule (code and name), for matching selectors against it."""
+
+    code: str
+    name: str
+
+    def __init__(self, finding: Finding) -> None:
+        object.__setattr__(self, "code", finding.code)
+        object.__setattr__(self, "name", finding.name)
+
+
+def _path_matches(path: str, pattern: str) -> bool:
+    """A glob against a path: the whole path, any trailing part of it, or its base name."""
+    parts = PurePath(path).as_posix().split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))
 
 
 def read_text(path: str) -> tuple[str, Diagnostic | None]:

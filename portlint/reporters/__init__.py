@@ -12,9 +12,11 @@ class Reporter:
     name: ClassVar[str]
     description: ClassVar[str] = ""
 
-    def __init__(self, stream: TextIO, *, color: bool = False) -> None:
+    def __init__(self, stream: TextIO, *, color: bool = False, quiet: bool = False) -> None:
+        """``color``: the output may use ANSI colours; ``quiet``: findings only, no summary."""
         self.stream = stream
         self.color = color
+        self.quiet = quiet
 
     def report(self, report: Report) -> None:
         raise NotImplementedError

@@ -25,6 +25,11 @@ class Settings:
 
     ephemeral_range: PortRange = PortRange(49152, 65535)
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Ports open on purpose (configuration ``allow``): ``(ports, protocol or None)`` pairs.
+    allowed: tuple[tuple[PortRange, str | None], ...] = ()
+
+    def is_allowed(self, port: int, protocol: str | None) -> bool:
+        return any(port in ports and proto in (None, protocol) for ports, proto in self.allowed)
 
     @property
     def broad_range(self) -> int:
@@ -121,6 +126,8 @@ class ExposureRule(Rule):
             for proto in exposure.protocols:
                 for r in ranges:
                     for port in range(r.start, r.end + 1):
+                        if ctx.settings.allowed and ctx.settings.is_allowed(port, proto):
+                            continue
                         reason = self.concerns(port, proto, ctx)
                         if reason is not None:
                             ports.append(port)
