@@ -32,7 +32,18 @@ from .model import (
 
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
 TRANSLATION_HOOKS = frozenset({Hook.PREROUTING})
-ANY_SOURCE = ("0.0.0.0/0", "::/0")
+def _zero_prefix(address: str) -> bool:
+    """``0.0.0.0/0``, ``0/0``, ``::/0``, ``0.0.0.0/0.0.0.0``: every address."""
+    return address.endswith(("/0", "/0.0.0.0"))
+
+
+def any_address(address: str | None) -> bool:
+    """A source that admits (almost) anyone: none, a zero-length prefix, or a negated address
+    (``! -s 10.0.0.0/8`` is everyone else)."""
+    return address is None or address.startswith("!") or _zero_prefix(address)
+
+
+
 WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]")
 LOOPBACK_INTERFACES = ("lo",)
 #: Connection-tracking states under which a rule admits new connections.
@@ -71,7 +82,7 @@ class Exposure:
         decl = self.declaration
         if isinstance(decl, PortBinding):
             return decl.host_ip in (None, "", *WILDCARD_ADDRESSES)
-        return decl.saddr in (None, *ANY_SOURCE) and decl.iif not in LOOPBACK_INTERFACES
+        return any_address(decl.saddr) and decl.iif not in LOOPBACK_INTERFACES
 
     @property
     def translated(self) -> bool:
@@ -88,7 +99,14 @@ class Exposure:
         if isinstance(decl, PortBinding):
             where = f"on {decl.host_ip}" if decl.host_ip else "on all interfaces"
             return f"published {where} by service {decl.service}"
-        source = "any source" if decl.saddr in (None, *ANY_SOURCE) else decl.saddr
+        if decl.iif in LOOPBACK_INTERFACES:
+            source = "loopback"
+        else:
+            source = decl.saddr or "any source"
+            if _zero_prefix(source):
+                source = "any source"
+            elif source.startswith("!"):
+                source = f"any source but {source[1:]}"
         if decl.action == Action.ACCEPT:
             return f"accepted from {source} on {decl.chain}"
         if decl.to_address:

@@ -217,7 +217,8 @@ class _Builder:
                 saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
                 states=facts.states, action=facts.action(chains), target=facts.target,
                 to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
-                unmodeled=tuple(facts.unmodeled), target_options=tuple(facts.target_options),
+                rate_limit=facts.rate_limit, unmodeled=tuple(facts.unmodeled),
+                target_options=tuple(facts.target_options),
             ))
 
     def finish(self, last_line: int) -> None:

@@ -39,6 +39,12 @@ MATCH_OPTIONS: dict[str, dict[str, int] | None] = {
     "state": {"state": 1},
     "comment": {"comment": 1},
     "mac": {"mac-source": 1},
+    "limit": {"limit": 1, "limit-burst": 1},
+    "hashlimit": {"hashlimit-upto": 1, "hashlimit-above": 1, "hashlimit-burst": 1, "hashlimit-mode": 1,
+                  "hashlimit-srcmask": 1, "hashlimit-dstmask": 1, "hashlimit-name": 1,
+                  "hashlimit-htable-size": 1, "hashlimit-htable-max": 1, "hashlimit-htable-expire": 1,
+                  "hashlimit-htable-gcinterval": 1, "hashlimit-rate-match": 0, "hashlimit-rate-interval": 1,
+                  "hashlimit": 1},
     "conntrack": {"ctstate": 1, "ctproto": 1, "ctorigsrc": 1, "ctorigdst": 1, "ctreplsrc": 1,
                   "ctrepldst": 1, "ctorigsrcport": 1, "ctorigdstport": 1, "ctreplsrcport": 1,
                   "ctrepldstport": 1, "ctstatus": 1, "ctexpire": 1, "ctdir": 1},
@@ -85,6 +91,7 @@ class RuleFacts:
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
+    rate_limit: str | None = None
     unmodeled: list[str] = field(default_factory=list)
     target_options: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -273,6 +280,9 @@ class _Reader:
             facts.port_options.append((owner, name, negated, value))
         elif (owner, name) in (("state", "state"), ("conntrack", "ctstate")) and not negated:
             facts.states = tuple(value.text.split(","))
+        elif (owner, name) in (("limit", "limit"), ("hashlimit", "hashlimit-upto")) and not negated:
+            facts.rate_limit = value.text
+            return False  # still a condition the model does not otherwise represent
         elif owner == "mac":
             if not MAC_RE.match(value.text):
                 self.error(value, f"invalid MAC address {value.text!r}: expected six hex pairs such as 00:11:22:aa:bb:cc")
