@@ -31,6 +31,7 @@ BUILTIN_PLUGINS = (
     "portlint.rules.services",
     "portlint.rules.ranges",
     "portlint.rules.permissive",
+    "portlint.rules.publishing",
     "portlint.reporters.text",
     "portlint.reporters.json",
 )
