@@ -5,6 +5,7 @@ Nothing a file or a plugin does stops the run: a parser or rule that raises beco
 """
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import sys
 import traceback
@@ -257,13 +258,28 @@ def read_text(path: str) -> tuple[str, Diagnostic | None]:
 
 
 def decode(data: bytes, path: str) -> tuple[str, Diagnostic | None]:
+    """The text of a file: UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured and dropped),
+    line endings made ``\n`` (CRLF and lone CR alike: lines and columns do not move). Bytes
+    that are not UTF-8 are replaced and reported as a parse error at their position."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return _newlines(data.decode("utf-16")), None
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: read it as UTF-8 below and report the bad bytes
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     try:
-        return data.decode("utf-8"), None
+        return _newlines(data.decode("utf-8")), None
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         diagnostic = Diagnostic(PARSE_ERROR, f"invalid UTF-8 byte 0x{data[exc.start]:02x}; the file must be UTF-8 text",
                                 Location(path, line, column, line, column + 1))
-        return data.decode("utf-8", errors="replace"), diagnostic
+        return _newlines(data.decode("utf-8", errors="replace")), diagnostic
 
+
+def _newlines(text: str) -> str:
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..model import MAX_PORT, Action, Diagnostic, PortMatch, PortRange
 from .common import INVALID_PORT, PARSE_ERROR, PROTOCOL_NUMBERS, PortSyntaxError, Word, port_number
@@ -109,6 +110,41 @@ class RuleFacts:
         return Action.JUMP if self.target in chains else Action.OTHER
 
 
+def _tables(matches: tuple[str, ...], target: str | None) -> list[tuple[str, dict[str, int] | None]]:
+    tables = [(m, MATCH_OPTIONS.get(m)) for m in matches]
+    if target is not None:
+        tables.append((target, TARGET_OPTIONS.get(target)))
+    return tables
+
+
+@lru_cache(maxsize=1024)
+def _partial_owner(matches: tuple[str, ...], target: str | None) -> str | None:
+    """The most recent loaded match or target whose options portlint does not all know."""
+    for owner, table in reversed(_tables(matches, target)):
+        if table is None:
+            return owner
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _resolve(name: str, matches: tuple[str, ...], target: str | None) -> tuple[str, str, int] | None:
+    """The option ``--name`` means with these matches and this target loaded, as getopt_long
+    finds it: an exact name first, then a unique prefix (cached: rules repeat these a lot)."""
+    core = [("", opt, nargs) for opt, (_, nargs) in CORE_OPTIONS.items()]
+    modules = [(owner, opt, nargs) for owner, table in _tables(matches, target) for opt, nargs in (table or {}).items()]
+    for candidate in core + modules:
+        if candidate[1] == name:
+            return candidate
+    # An abbreviation: unique among the known modules' options; the core's only when no
+    # module with options unknown to portlint could be the one meant (``-m recent --set``).
+    pools = [modules] if _partial_owner(matches, target) else [modules, core]
+    for pool in pools:
+        prefixed = [c for c in pool if c[1].startswith(name)]
+        if len({c[1] for c in prefixed}) == 1:
+            return prefixed[0]
+    return None
+
+
 class _Reader:
     def __init__(self, words: list[Word], path: str, resolve) -> None:
         self.words = words
@@ -124,35 +160,14 @@ class _Reader:
 
     # -- option lookup ---------------------------------------------------------------------
 
-    def _tables(self) -> list[tuple[str, dict[str, int] | None]]:
-        tables = [(m, MATCH_OPTIONS.get(m)) for m in self.matches]
-        if self.facts.target is not None:
-            tables.append((self.facts.target, TARGET_OPTIONS.get(self.facts.target)))
-        return tables
-
     def lookup(self, name: str) -> tuple[str, str, int] | None:
         """``(owner, full option name, nargs)`` of a long option; owner "" is the core."""
         for _ in range(2):
-            found = self._lookup_loaded(name)
+            found = _resolve(name, tuple(self.matches), self.facts.target)
             if found is not None:
                 return found
             if not self._load_implicit():
                 break
-        return None
-
-    def _lookup_loaded(self, name: str):
-        core = [("", opt, nargs) for opt, (_, nargs) in CORE_OPTIONS.items()]
-        modules = [(owner, opt, nargs) for owner, table in self._tables() for opt, nargs in (table or {}).items()]
-        for candidate in core + modules:
-            if candidate[1] == name:
-                return candidate
-        # An abbreviation: unique among the known modules' options; the core's only when no
-        # module with options unknown to portlint could be the one meant (``-m recent --set``).
-        pools = [modules] if self._partial_owner() else [modules, core]
-        for pool in pools:
-            prefixed = [c for c in pool if c[1].startswith(name)]
-            if len({c[1] for c in prefixed}) == 1:
-                return prefixed[0]
         return None
 
     def _load_implicit(self) -> bool:
@@ -165,11 +180,7 @@ class _Reader:
         return True
 
     def _partial_owner(self) -> str | None:
-        """The most recent loaded match or target whose options portlint does not all know."""
-        for owner, table in reversed(self._tables()):
-            if table is None:
-                return owner
-        return None
+        return _partial_owner(tuple(self.matches), self.facts.target)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -254,7 +265,8 @@ class _Reader:
             facts.protocol_word = args[0]
         elif name == "match":
             module = value.lower()
-            self.matches.append(module)
+            if module not in self.matches:  # loading a match twice adds no option
+                self.matches.append(module)
         elif name in ("jump", "goto"):
             facts.target = value
             facts.goto = name == "goto"
