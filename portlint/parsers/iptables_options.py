@@ -326,6 +326,7 @@ class _Reader:
         return address or None, (self.port_list(word, "-", ports) if ports else None)
 
     def port_list(self, word: Word, sep: str, text: str | None = None) -> tuple[PortRange, ...] | None:
+        """``port`` or ``lo<sep>hi`` (``text``, else the word's text); errors reported at ``word``."""
         text = word.text if text is None else text
         lo, has_sep, hi = text.partition(sep)
         try:
@@ -382,19 +383,16 @@ class _Reader:
         ranges: list[PortRange] = []
         used = 0
         for part in word.text.split(","):
-            lo, has_sep, hi = part.partition(":")
-            try:
-                start = port_number(lo, self.facts.protocol, self.resolve)
-                end = port_number(hi, self.facts.protocol, self.resolve) if has_sep else start
-            except PortSyntaxError as exc:
-                self.error(word, str(exc), exc.code)
+            parsed = self.port_list(word, ":", part)
+            if parsed is None:
                 return None
-            if has_sep and start >= end:
+            (r,) = parsed
+            if ":" in part and r.start >= r.end:
                 self.error(word, f"invalid port range {part!r} in multiport: the first port must be lower "
                                  "than the last", INVALID_PORT)
                 return None
-            ranges.append(PortRange(start, end))
-            used += 2 if has_sep else 1
+            ranges.append(r)
+            used += 2 if ":" in part else 1
         if used > MULTIPORT_MAX:
             self.error(word, f"too many ports in {word.text!r}: multiport takes at most {MULTIPORT_MAX} "
                              "(a range counts as two)", INVALID_PORT)
