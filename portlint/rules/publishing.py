@@ -15,8 +15,11 @@ BYPASS = "Docker's NAT rules send it around the host firewall's INPUT chain"
 
 
 def published_bindings(ctx: RuleContext):
+    """The ``ports:`` bindings Compose really publishes: those of a service on the host network
+    are discarded ("Published ports are discarded when using host network mode")."""
+    host_network = {s.service for s in ctx.document.services if (s.network_mode or "").strip() == "host"}
     for decl in ctx.document.declarations:
-        if isinstance(decl, PortBinding) and decl.kind == "ports":
+        if isinstance(decl, PortBinding) and decl.kind == "ports" and decl.service not in host_network:
             yield decl
 
 
@@ -95,7 +98,10 @@ class HostPortConflict(Rule):
     summary = "two compose bindings publish the same host port"
 
     def check(self, ctx: RuleContext):
-        bindings = [b for b in published_bindings(ctx) if b.published is not None and not b.published.is_empty]
+        # A host range published to one container port takes one free port of the range, not
+        # all of them: it cannot be shown to clash.
+        bindings = [b for b in published_bindings(ctx) if b.published is not None and not b.published.is_empty
+                    and not (b.published.width > 1 and b.target.width == 1)]
         order = {id(b): i for i, b in enumerate(bindings)}
         # Sweep the bindings of each protocol by start port, keeping the ones still open.
         by_protocol: dict[str, list[PortBinding]] = {}
