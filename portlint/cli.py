@@ -177,7 +177,7 @@ def _lint(args, linter: Linter, visit=None) -> Report:
 
     if not args.paths:
         raise UsageError(f"no paths given: portlint {args.command} PATH... (use - for standard input)")
-    report = Report()
+    report = linter.new_report()
     candidates, problems = walk([p for p in args.paths if p != "-"])
     report.problems.extend(problems)
     linter.run(linter.select_files(candidates, args.input_format, report), report, visit)
