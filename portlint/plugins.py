@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "portlint.rules.permissive",
     "portlint.reporters.text",
     "portlint.reporters.json",
+    "portlint.reporters.json_lines",
 )
 
 
