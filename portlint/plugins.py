@@ -33,6 +33,7 @@ BUILTIN_PLUGINS = (
     "portlint.reporters.text",
     "portlint.reporters.json",
     "portlint.reporters.json_lines",
+    "portlint.reporters.sarif",
 )
 
 
