@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = (
     "portlint.reporters.json",
     "portlint.reporters.json_lines",
     "portlint.reporters.sarif",
+    "portlint.reporters.github",
 )
 
 
