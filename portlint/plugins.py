@@ -35,6 +35,7 @@ BUILTIN_PLUGINS = (
     "portlint.reporters.json_lines",
     "portlint.reporters.sarif",
     "portlint.reporters.github",
+    "portlint.reporters.gitlab",
 )
 
 
