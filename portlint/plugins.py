@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "portlint.reporters.sarif",
     "portlint.reporters.github",
     "portlint.reporters.gitlab",
+    "portlint.reporters.junit",
 )
 
 
