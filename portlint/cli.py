@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rules to run: codes, code prefixes, names or ALL (comma-separated; repeatable)")
     check.add_argument("--ignore", action="append", metavar="RULES", help="rules not to run (same forms)")
     check.add_argument("--output-format", default="text", metavar="NAME",
-                       help="text (default), json, or a format a plugin adds")
+                       help="text (default), json, json-lines, sarif, github, gitlab, junit, or a format a plugin adds")
     check.add_argument("--fail-on", default="warning", choices=("error", "warning", "info"),
                        help="the lowest severity that makes the run fail (default: warning)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings fail the run")
