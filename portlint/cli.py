@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rules to run besides the selected ones (same forms)")
     check.add_argument("--ignore", action="append", metavar="RULES", help="rules not to run (same forms)")
     check.add_argument("--output-format", default="text", metavar="NAME",
-                       help="text (default), json, or a format a plugin adds")
+                       help="text (default), json, json-lines, sarif, github, gitlab, junit, or a format a plugin adds")
     check.add_argument("--fail-on", choices=("error", "warning", "info"),
                        help="the lowest severity that makes the run fail (default: warning)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings fail the run")
@@ -239,7 +239,7 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
 
     if not args.paths:
         raise UsageError(f"no paths given: portlint {args.command} PATH... (use - for standard input)")
-    report = Report()
+    report = linter.new_report()
     candidates, problems = walk([p for p in args.paths if p != "-"])
     report.problems.extend(problems)
     if exclude:

@@ -39,6 +39,9 @@ class Report:
     documents: dict[str, Document] = field(default_factory=dict)  # the files with findings
     files: int = 0
     problems: list[str] = field(default_factory=list)  # paths that could not be read, ...
+    paths: list[str] = field(default_factory=list)  # every file linted, clean ones too
+    #: Every registered rule by code, selected or not, for reporters that describe them (SARIF).
+    rules: dict[str, type[Rule]] = field(default_factory=dict)
 
     def line_text(self, path: str, line: int) -> str:
         document = self.documents.get(path)
@@ -146,10 +149,14 @@ class Linter:
 
     # -- linting ---------------------------------------------------------------------------
 
+    def new_report(self) -> Report:
+        """An empty report that knows every registered rule."""
+        return Report(rules=self.registry.rules)
+
     def run(self, files: list[tuple[str, str]], report: Report | None = None,
             visit: Callable[[Document], None] | None = None) -> Report:
         """Lint ``files`` into ``report``; ``visit`` sees every document (``portlint ports``)."""
-        report = report or Report()
+        report = report or self.new_report()
         for failure in self.registry.failures:
             report.findings.append(internal_error("", self._plugin_failure_message(failure)))
         for path, fmt in files:
@@ -171,6 +178,7 @@ class Linter:
         if visit is not None:
             visit(document)
         report.files += 1
+        report.paths.append(path)
         if findings:
             report.findings.extend(findings)
             report.documents[path] = document

@@ -34,6 +34,11 @@ BUILTIN_PLUGINS = (
     "portlint.rules.publishing",
     "portlint.reporters.text",
     "portlint.reporters.json",
+    "portlint.reporters.json_lines",
+    "portlint.reporters.sarif",
+    "portlint.reporters.github",
+    "portlint.reporters.gitlab",
+    "portlint.reporters.junit",
 )
 
 
