@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Hashable, Iterable, Iterator
 
 from ..catalog import Catalog
-from ..exposure import Exposure, document_exposures
+from ..exposure import ChainGraph, Exposure, document_exposures
 from ..findings import Finding, Severity
 from ..model import Document, Location, PortRange
 
@@ -35,9 +35,14 @@ class RuleContext:
     settings: Settings
 
     @cached_property
+    def chains(self) -> ChainGraph:
+        """The firewall rules of each chain and the jumps between chains, computed once."""
+        return ChainGraph(self.document)
+
+    @cached_property
     def exposures(self) -> list[Exposure]:
         """The document's exposures, computed once and shared by every rule."""
-        return document_exposures(self.document)
+        return document_exposures(self.document, self.chains)
 
     @cached_property
     def narrow_exposures(self) -> list[Exposure]:
