@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "portlint.rules.catalog_facts",
     "portlint.rules.services",
     "portlint.rules.ranges",
+    "portlint.rules.structure",
     "portlint.reporters.text",
     "portlint.reporters.json",
 )
