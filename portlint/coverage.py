@@ -17,6 +17,7 @@ import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations, product
+from operator import attrgetter
 from typing import Any, Callable, Hashable, NamedTuple
 
 from .model import MAX_PORT, MIN_PORT, FirewallRule, PortMatch, PortRange, complement, normalise
@@ -33,18 +34,64 @@ Ports = tuple[PortRange, ...]
 Negatable = tuple[bool, Any] | None
 
 
+class Network(NamedTuple):
+    """An IP network as integers: cheap to hash and compare, unlike :mod:`ipaddress` objects."""
+
+    version: int
+    address: int  # the first address
+    length: int  # the prefix length
+
+    @property
+    def bits(self) -> int:
+        return 32 if self.version == 4 else 128
+
+    def prefix(self, length: int) -> int:
+        return self.address >> (self.bits - length)
+
+    def supernet(self, length: int) -> Network:
+        shift = self.bits - length
+        return Network(self.version, self.address >> shift << shift, length)
+
+    def subnet_of(self, other: Network) -> bool:
+        return (self.version == other.version and self.length >= other.length
+                and self.prefix(other.length) == other.prefix(other.length))
+
+    def overlaps(self, other: Network) -> bool:
+        shortest = min(self.length, other.length)
+        return self.version == other.version and self.prefix(shortest) == other.prefix(shortest)
+
+
+def _ipv4(text: str) -> int | None:
+    parts = text.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+        return None
+    a, b, c, d = map(int, parts)
+    return a << 24 | b << 16 | c << 8 | d
+
+
+def network(text: str) -> Network | None:
+    """``"10.1.2.3/8"`` -> ``Network(4, 0x0a000000, 8)``; None for anything but a plain address
+    or network (a range, a set, a name). Host bits are cleared, as iptables does."""
+    address, slash, length = text.partition("/")
+    ip = _ipv4(address)
+    if ip is not None and (not slash or (length.isdigit() and int(length) <= 32)):
+        return Network(4, ip, 32).supernet(int(length) if slash else 32)
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+    return Network(net.version, int(net.network_address), net.prefixlen)
+
+
 @lru_cache(maxsize=65536)
 def address_key(text: str | None) -> Negatable:
-    """``"!10.0.0.1"`` -> ``(True, IPv4Network("10.0.0.1/32"))``; text that is not a plain
-    address or network (a range, a set, a name) is kept as text."""
+    """``"!10.0.0.1"`` -> ``(True, Network(4, 0x0a000001, 32))``; text that is not a plain
+    address or network is kept as text."""
     if text is None:
         return None
     negated = text.startswith("!")
     body = text[1:].strip() if negated else text
-    try:
-        return negated, ipaddress.ip_network(body, strict=False)
-    except ValueError:
-        return negated, body
+    return negated, network(body) or body
 
 
 def interface_key(text: str | None) -> Negatable:
@@ -57,7 +104,7 @@ def interface_key(text: str | None) -> Negatable:
     return negated, (name[:-1] if wildcard else name, wildcard)
 
 
-_NONE: frozenset[str] = frozenset()
+_EMPTY: frozenset[str] = frozenset()
 
 
 def _port_set(match: PortMatch | None) -> Ports | None:
@@ -93,8 +140,8 @@ class Matches(NamedTuple):
             address_key(rule.daddr) if rule.daddr else None,
             interface_key(rule.iif),
             interface_key(rule.oif),
-            frozenset(s.upper() for s in rule.states) if rule.states else _NONE,
-            None if unmodeled is None else frozenset(unmodeled) if unmodeled else _NONE,
+            frozenset(s.upper() for s in rule.states) if rule.states else _EMPTY,
+            None if unmodeled is None else frozenset(unmodeled) if unmodeled else _EMPTY,
             _port_set(rule.dport),
             _port_set(rule.sport),
             _port_set(rule.either),
@@ -115,15 +162,15 @@ def matches_everything(rule: FirewallRule) -> bool:
 
 # -- containment, field by field ---------------------------------------------------------
 
-def _subnet(inner, outer) -> bool:
-    if isinstance(inner, str) or isinstance(outer, str) or inner.version != outer.version:
+def _subnet(inner: Network | str, outer: Network | str) -> bool:
+    if isinstance(inner, str) or isinstance(outer, str):
         return inner == outer
     return inner.subnet_of(outer)
 
 
-def _overlap(a, b) -> bool:
+def _overlap(a: Network | str, b: Network | str) -> bool:
     if isinstance(a, str) or isinstance(b, str) or a.version != b.version:
-        return True  # cannot tell: assume they overlap
+        return True  # cannot tell (in an inet table, an IPv4 match excludes IPv6 packets)
     return a.overlaps(b)
 
 
@@ -200,21 +247,22 @@ def _ports_cover(outer: Matches, inner: Matches) -> bool:
                for ports in (inner.either, inner.dport, inner.sport))
 
 
-#: The fields :class:`CoverIndex` files rules by, with their containment test.
-FIELDS: tuple[tuple[str, Callable[[Any, Any], bool]], ...] = (
-    ("protocol", protocol_contains),
-    ("saddr", address_contains),
-    ("daddr", address_contains),
-    ("iif", interface_contains),
-    ("oif", interface_contains),
-    ("states", states_contain),
-    ("conditions", conditions_contain),
+#: The fields :class:`CoverIndex` files rules by: their containment test, and the value of a
+#: rule with no match on the field.
+FIELDS: tuple[tuple[str, Callable[[Any, Any], bool], Any], ...] = (
+    ("protocol", protocol_contains, None),
+    ("saddr", address_contains, None),
+    ("daddr", address_contains, None),
+    ("iif", interface_contains, None),
+    ("oif", interface_contains, None),
+    ("states", states_contain, _EMPTY),
+    ("conditions", conditions_contain, _EMPTY),
 )
 
 
 def covers(outer: Matches, inner: Matches) -> bool:
     """Whether every packet ``inner`` matches is matched by ``outer``, as far as portlint can prove."""
-    return all(contains(getattr(outer, name), getattr(inner, name)) for name, contains in FIELDS) \
+    return all(contains(getattr(outer, name), getattr(inner, name)) for name, contains, _ in FIELDS) \
         and _ports_cover(outer, inner)
 
 
@@ -223,13 +271,16 @@ def covers(outer: Matches, inner: Matches) -> bool:
 class _Field:
     """The values one field takes among the filed rules; which of them contain a given value."""
 
-    def __init__(self, name: str, contains: Callable[[Any, Any], bool]) -> None:
+    def __init__(self, name: str, contains: Callable[[Any, Any], bool], unmatched: Any) -> None:
         self.name = name
         self.contains = contains
+        self.unmatched = unmatched
         self.present: set = set()
+        self.open = True  # no filed rule matches on this field, so it rules out none of them
 
     def add(self, value) -> None:
         self.present.add(value)
+        self.open = self.open and value == self.unmatched
 
     def covering(self, value) -> list:
         """The filed values that contain ``value``; scans them (fields with few distinct values)."""
@@ -240,12 +291,12 @@ class _NegatableField(_Field):
     """Addresses and interfaces: many distinct values, so the positive ones that may contain a
     value are enumerated (:meth:`enclosing`) rather than scanned; negated ones are few."""
 
-    def __init__(self, name: str, contains) -> None:
-        super().__init__(name, contains)
+    def __init__(self, name: str, contains, unmatched: Any) -> None:
+        super().__init__(name, contains, unmatched)
         self.negated: set = set()
 
     def add(self, value: Negatable) -> None:
-        self.present.add(value)
+        super().add(value)
         if value is not None and value[0]:
             self.negated.add(value)
 
@@ -254,30 +305,32 @@ class _NegatableField(_Field):
         raise NotImplementedError
 
     def covering(self, value: Negatable) -> list:
-        found = dict.fromkeys(v for v in (None, value) if v in self.present)
-        if value is not None and not value[0]:
-            found.update(dict.fromkeys(v for v in self.enclosing(value[1]) if v in self.present))
-        found.update(dict.fromkeys(v for v in self.negated if self.contains(v, value)))
-        return list(found)
+        if value is None:
+            return [None] if None in self.present else []
+        found = [v for v in (None, value) if v in self.present]
+        if not value[0]:
+            found += [v for v in self.enclosing(value[1]) if v != value and v in self.present]
+        found += [v for v in self.negated if v != value and self.contains(v, value)]
+        return found
 
 
 class _AddressField(_NegatableField):
     """A network is contained by its supernets: one per prefix length the filed networks use."""
 
-    def __init__(self, name: str, contains) -> None:
-        super().__init__(name, contains)
+    def __init__(self, name: str, contains, unmatched: Any) -> None:
+        super().__init__(name, contains, unmatched)
         self.prefixes: set[tuple[int, int]] = set()  # (IP version, prefix length)
 
     def add(self, value: Negatable) -> None:
         super().add(value)
         if value is not None and not value[0] and not isinstance(value[1], str):
-            self.prefixes.add((value[1].version, value[1].prefixlen))
+            self.prefixes.add((value[1].version, value[1].length))
 
     def enclosing(self, value) -> list:
         if isinstance(value, str):
             return []
-        return [(False, value.supernet(new_prefix=length)) for version, length in self.prefixes
-                if version == value.version and length < value.prefixlen]
+        return [(False, value.supernet(length)) for version, length in self.prefixes
+                if version == value.version and length < value.length]
 
 
 class _InterfaceField(_NegatableField):
@@ -307,11 +360,15 @@ class _Entry:
 
 
 class _PortTree:
-    """Entries by destination ports: those with none, and a segment tree over 0-65535 that
-    stores each range at the O(log) nodes tiling it, so a stab lists the entries holding a port."""
+    """Entries by destination ports: those with none, single ports by port, and a segment tree
+    over 0-65535 that keeps each range at the O(log) nodes tiling it, so that a stab lists the
+    entries holding a port."""
+
+    __slots__ = ("anywhere", "points", "nodes")
 
     def __init__(self) -> None:
         self.anywhere: list[_Entry] = []
+        self.points: dict[int, list[_Entry]] = {}
         self.nodes: dict[int, list[_Entry]] = {}
 
     def add(self, entry: _Entry) -> None:
@@ -319,7 +376,10 @@ class _PortTree:
             self.anywhere.append(entry)
             return
         for r in entry.matches.dport:
-            self._insert(1, MIN_PORT, MAX_PORT, r.start, r.end, entry)
+            if r.start == r.end:
+                self.points.setdefault(r.start, []).append(entry)
+            else:
+                self._insert(1, MIN_PORT, MAX_PORT, r.start, r.end, entry)
 
     def _insert(self, node: int, lo: int, hi: int, start: int, end: int, entry: _Entry) -> None:
         if start <= lo and hi <= end:
@@ -333,15 +393,17 @@ class _PortTree:
 
     def candidates(self, dport: Ports | None) -> list[_Entry]:
         """Entries with no destination port match, and those holding the lowest port of ``dport``."""
-        found = list(self.anywhere)
-        if dport:
-            port, node, lo, hi = dport[0].start, 1, MIN_PORT, MAX_PORT
-            while True:
-                found.extend(self.nodes.get(node, ()))
-                if lo == hi:
-                    break
-                mid = (lo + hi) // 2
-                node, lo, hi = (2 * node, lo, mid) if port <= mid else (2 * node + 1, mid + 1, hi)
+        if not dport:
+            return self.anywhere
+        port = dport[0].start
+        found = self.anywhere + self.points.get(port, [])
+        node, lo, hi = 1, MIN_PORT, MAX_PORT
+        while self.nodes:
+            found.extend(self.nodes.get(node, ()))
+            if lo == hi:
+                break
+            mid = (lo + hi) // 2
+            node, lo, hi = (2 * node, lo, mid) if port <= mid else (2 * node + 1, mid + 1, hi)
         return found
 
 
@@ -355,7 +417,7 @@ class CoverIndex:
     that contain the rule's own, then the destination-port tree of each bucket."""
 
     def __init__(self) -> None:
-        self._fields = [_FIELD_TYPES.get(name, _Field)(name, contains) for name, contains in FIELDS]
+        self._fields = [_FIELD_TYPES.get(field[0], _Field)(*field) for field in FIELDS]
         self._buckets: dict[tuple[Hashable, ...], _PortTree] = {}
         self._count = 0
 
@@ -373,16 +435,11 @@ class CoverIndex:
         """The earliest filed item whose matches cover ``matches``, or None."""
         choices = []
         for f in self._fields:
-            values = f.covering(getattr(matches, f.name))
+            values = [f.unmatched] if f.open else f.covering(getattr(matches, f.name))
             if not values:
                 return None
             choices.append(values)
-        best: _Entry | None = None
-        for key in product(*choices):
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                continue
-            for entry in bucket.candidates(matches.dport):
-                if (best is None or entry.order < best.order) and _ports_cover(entry.matches, matches):
-                    best = entry
-        return None if best is None else best.item
+        candidates = [entry for key in product(*choices) if key in self._buckets
+                      for entry in self._buckets[key].candidates(matches.dport)]
+        candidates.sort(key=attrgetter("order"))
+        return next((e.item for e in candidates if _ports_cover(e.matches, matches)), None)

@@ -282,15 +282,16 @@ class PermissivePolicy(Rule):
 
     @staticmethod
     def _message(policy: ChainPolicy, opened: list[Exposure]) -> str:
-        first_line: dict[str, int] = {}
+        ports: dict[str, None] = {}
         for e in opened:
-            ports = f"{'every port but ' if e.negated else ''}{format_ranges(e.written)}/{e.protocol_text}"
-            first_line.setdefault(ports, rule_line(e.declaration))
-        shown = [f"{ports} (line {line})" for ports, line in list(first_line.items())[:3]]
-        more = f" and {len(first_line) - 3} more" if len(first_line) > 3 else ""
+            if e.negated:
+                ports[f"every port but {format_ranges(e.written)}/{e.protocol_text}"] = None
+            else:
+                ports.update(dict.fromkeys(f"{r}/{e.protocol_text}" for r in e.written))
+        shown = ", ".join(list(ports)[:3]) + (f" and {len(ports) - 3} more" if len(ports) > 3 else "")
         return (f"policy accept on {policy.chain} with no final drop or reject: every port is open, so "
-                f"accepting {', '.join(shown)}{more} restricts nothing; set the policy to drop or end the "
-                "chain with a rule that drops everything else")
+                f"accepting {shown} restricts nothing; set the policy to drop or end the chain with a rule "
+                "that drops everything else")
 
 
 @hookimpl
