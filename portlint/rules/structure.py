@@ -148,9 +148,9 @@ def describe(rule: FirewallRule) -> str:
         parts = [f"all {protocol}" + (" traffic" if rule.protocol_negated else "")]
     else:
         parts = ["all traffic"]
-    if rule.sport:
-        parts.append(f"from source port {_ports(rule.sport)}")
     parts.append("from " + (_negatable(rule.saddr, "anywhere but") if rule.saddr else "any source"))
+    if rule.sport:
+        parts.append(f"(source port {_ports(rule.sport)})")
     if rule.daddr:
         parts.append("to " + _negatable(rule.daddr, "anywhere but"))
     if rule.iif:
