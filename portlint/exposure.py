@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 from .model import (
     Action,
@@ -162,16 +163,17 @@ class ChainGraph:
             return (rule.family, rule.table, rule.target)
         return None
 
-    def reachable(self, start: ChainKey, seen: set[ChainKey] | None = None) -> set[ChainKey]:
+    def reachable(self, start: ChainKey, seen: set[ChainKey] | None = None,
+                  enter: Callable[[ChainKey], bool] | None = None) -> set[ChainKey]:
         """``start`` and every chain it reaches through jumps and gotos, added to ``seen``
-        (chains already in ``seen`` are not walked again)."""
+        (chains already in ``seen`` are not walked again); only into chains ``enter`` accepts."""
         seen = set() if seen is None else seen
         stack = [start]
         while stack:
             node = stack.pop()
             if node not in seen:
                 seen.add(node)
-                stack.extend(self.edges.get(node, ()))
+                stack.extend(c for c in self.edges.get(node, ()) if enter is None or enter(c))
         return seen
 
 

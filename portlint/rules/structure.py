@@ -246,9 +246,10 @@ class ShadowedRule(Rule):
 
 class PermissivePolicy(Rule):
     """A filter base chain on the input or forward path has policy accept and no final rule
-    that drops or rejects every other packet, while it (or a chain it jumps to) accepts
-    specific ports. Every port is open anyway, so the allowlist restricts nothing. Not reported
-    when another base chain on the same hook drops what is left (nftables runs them all)."""
+    that drops or rejects every other packet, while it (or a chain it jumps to that may return)
+    accepts specific ports. Every port is open anyway, so the allowlist restricts nothing. Not
+    reported when another base chain on the same hook drops what is left (nftables runs them
+    all)."""
 
     code = "PL405"
     name = "permissive-policy"
@@ -269,7 +270,9 @@ class PermissivePolicy(Rule):
             if (policy.hook not in FILTER_HOOKS or policy.type not in (None, "filter") or policy.policy != "accept"
                     or ends.catch_all(key) is not None or any(self._also_on(c, policy) for c in closing)):
                 continue
-            opened = sorted((e for chain in ctx.chains.reachable(key) for e in accepted.get(chain, ())),
+            # A chain that never returns enforces its own allowlist: what it does not accept, it drops.
+            falls_back = ctx.chains.reachable(key, enter=lambda chain: not ends.never_returns(chain))
+            opened = sorted((e for chain in falls_back for e in accepted.get(chain, ())),
                             key=lambda e: (e.location.line, e.location.column))
             if opened:
                 yield self.finding(policy.location, self._message(policy, opened))
