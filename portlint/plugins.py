@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "portlint.rules.ranges",
     "portlint.rules.permissive",
     "portlint.rules.publishing",
+    "portlint.rules.structure",
     "portlint.reporters.text",
     "portlint.reporters.json",
     "portlint.reporters.json_lines",

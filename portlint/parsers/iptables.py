@@ -178,7 +178,7 @@ class _Builder:
         if chain not in table.chains and chain not in BUILTIN_CHAINS.get(table.name, ()):
             self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
         elif chain not in table.chains:
-            self.declare(table, chain, words[1], "accept")
+            self.declare(table, chain, words[1], None)  # its policy is whatever the kernel has
         facts = read_rule(args, self.doc.path, self.resolve)
         self.doc.diagnostics.extend(facts.diagnostics)
         table.rules.append((command, chain, facts))
