@@ -26,6 +26,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="read every file as this format instead of detecting it (e.g. iptables)")
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="the name to report (and detect the format by) for standard input")
+    parser.add_argument("--skip-unknown", action="store_true",
+                        help="skip files named on the command line (and standard input) that are of no format "
+                             "portlint reads, as it skips them in folders; for pre-commit and editors")
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
     parser.add_argument("--env-from-environment", action="store_true",
                         help="let compose interpolation read the process environment (besides .env files)")
@@ -244,13 +247,14 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
     report.problems.extend(problems)
     if exclude:
         candidates = [c for c in candidates if not _excluded(c.path, exclude)]
-    linter.run(linter.select_files(candidates, args.input_format, report), report, visit)
+    linter.run(linter.select_files(candidates, args.input_format, report, args.skip_unknown), report, visit)
     if "-" in args.paths:
         name = args.stdin_filename or "-"
         text, decode_error = decode(sys.stdin.buffer.read(), name)
         fmt = args.input_format or linter.detect_format(name, text[:4096])
         if fmt is None:
-            report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
+            if not args.skip_unknown:
+                report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
         else:
             linter.add(report, name, text, fmt, decode_error, visit)
             report.settle()
