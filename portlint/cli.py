@@ -10,9 +10,11 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from typing import TextIO
 
 from . import __version__
+from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -222,6 +224,34 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     return registry, config, linter
 
 
+@dataclass(frozen=True)
+class CheckSetup:
+    """What ``portlint check`` lints with, for tools that choose the files themselves (the
+    pytest plugin): the linter, the configuration's exclude globs, the severity that fails."""
+
+    linter: Linter
+    exclude: list[str]
+    fail_on: Severity
+
+    def excludes(self, path: str) -> bool:
+        return _excluded(path, self.exclude)
+
+    def fails(self, findings) -> bool:
+        return any(f.severity >= self.fail_on for f in findings)
+
+
+def check_setup(argv: list[str]) -> CheckSetup:
+    """The setup of ``portlint check ARGV``: the configuration file is searched from the paths
+    in ARGV, as the command does. Raises :class:`UsageError` for a bad configuration."""
+    args = build_parser().parse_args(["check", *argv])
+    _, config, linter = _setup(args, _split(args.select), _split(args.ignore), _split(args.extend_select))
+    return CheckSetup(linter, [_relative_glob(g, config) for g in config.exclude], _fail_on(args, config))
+
+
+def _fail_on(args, config) -> Severity:
+    return Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+
+
 def _relative_glob(glob: str, config) -> str:
     """Globs in a configuration file are relative to its folder."""
     if config.root is None or glob.startswith(("/", "*")):
@@ -267,8 +297,6 @@ def _print_problems(report: Report) -> None:
 
 
 def cmd_check(args) -> int:
-    from .findings import Severity
-
     registry, config, linter = _setup(args, _split(args.select), _split(args.ignore), _split(args.extend_select))
     reporter_cls = registry.reporters.get(args.output_format)
     if reporter_cls is None:
@@ -289,7 +317,7 @@ def cmd_check(args) -> int:
     _print_problems(report)
     if report.problems or report.has_internal_error:
         return EXIT_ERROR
-    threshold = Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+    threshold = _fail_on(args, config)
     failed = any(f.severity >= threshold for f in report.findings)
     return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_OK
 
