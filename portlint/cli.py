@@ -10,9 +10,11 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from typing import TextIO
 
 from . import __version__
+from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -26,6 +28,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="read every file as this format instead of detecting it (e.g. iptables)")
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="the name to report (and detect the format by) for standard input")
+    parser.add_argument("--skip-unknown", action="store_true",
+                        help="skip files named on the command line (and standard input) that are of no format "
+                             "portlint reads, as it skips them in folders; for pre-commit and editors")
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
     parser.add_argument("--env-from-environment", action="store_true",
                         help="let compose interpolation read the process environment (besides .env files)")
@@ -219,6 +224,34 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     return registry, config, linter
 
 
+@dataclass(frozen=True)
+class CheckSetup:
+    """What ``portlint check`` lints with, for tools that choose the files themselves (the
+    pytest plugin): the linter, the configuration's exclude globs, the severity that fails."""
+
+    linter: Linter
+    exclude: list[str]
+    fail_on: Severity
+
+    def excludes(self, path: str) -> bool:
+        return _excluded(path, self.exclude)
+
+    def fails(self, findings) -> bool:
+        return any(f.severity >= self.fail_on for f in findings)
+
+
+def check_setup(argv: list[str]) -> CheckSetup:
+    """The setup of ``portlint check ARGV``: the configuration file is searched from the paths
+    in ARGV, as the command does. Raises :class:`UsageError` for a bad configuration."""
+    args = build_parser().parse_args(["check", *argv])
+    _, config, linter = _setup(args, _split(args.select), _split(args.ignore), _split(args.extend_select))
+    return CheckSetup(linter, [_relative_glob(g, config) for g in config.exclude], _fail_on(args, config))
+
+
+def _fail_on(args, config) -> Severity:
+    return Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+
+
 def _relative_glob(glob: str, config) -> str:
     """Globs in a configuration file are relative to its folder."""
     if config.root is None or glob.startswith(("/", "*")):
@@ -244,13 +277,14 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
     report.problems.extend(problems)
     if exclude:
         candidates = [c for c in candidates if not _excluded(c.path, exclude)]
-    linter.run(linter.select_files(candidates, args.input_format, report), report, visit)
+    linter.run(linter.select_files(candidates, args.input_format, report, args.skip_unknown), report, visit)
     if "-" in args.paths:
         name = args.stdin_filename or "-"
         text, decode_error = decode(sys.stdin.buffer.read(), name)
         fmt = args.input_format or linter.detect_format(name, text[:4096])
         if fmt is None:
-            report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
+            if not args.skip_unknown:
+                report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
         else:
             linter.add(report, name, text, fmt, decode_error, visit)
             report.settle()
@@ -263,8 +297,6 @@ def _print_problems(report: Report) -> None:
 
 
 def cmd_check(args) -> int:
-    from .findings import Severity
-
     registry, config, linter = _setup(args, _split(args.select), _split(args.ignore), _split(args.extend_select))
     reporter_cls = registry.reporters.get(args.output_format)
     if reporter_cls is None:
@@ -285,7 +317,7 @@ def cmd_check(args) -> int:
     _print_problems(report)
     if report.problems or report.has_internal_error:
         return EXIT_ERROR
-    threshold = Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+    threshold = _fail_on(args, config)
     failed = any(f.severity >= threshold for f in report.findings)
     return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_OK
 

@@ -125,9 +125,10 @@ class Linter:
             path=path, head=head, parsers=self.registry.parsers)
 
     def select_files(self, candidates: list[Candidate], forced_format: str | None,
-                     report: Report) -> list[tuple[str, str]]:
+                     report: Report, skip_unknown: bool = False) -> list[tuple[str, str]]:
         """``(path, format)`` of every candidate portlint can read. An explicitly named file of
-        no known format is a problem; files found by walking are simply skipped."""
+        no known format is a problem unless ``skip_unknown``; files found by walking are simply
+        skipped."""
         selected = []
         for candidate in candidates:
             try:
@@ -139,7 +140,7 @@ class Linter:
             if fmt is None and head is not None:
                 fmt = self.detect_format(candidate.path, head)
             if fmt is None:
-                if candidate.explicit:
+                if candidate.explicit and not skip_unknown:
                     known = ", ".join(sorted(self.registry.parsers))
                     report.problems.append(
                         f"{candidate.path}: not a format portlint reads ({known}); use --format to say which")
