@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 from .model import (
     Action,
+    ChainPolicy,
     Declaration,
     Document,
     FirewallRule,
@@ -32,6 +34,20 @@ from .model import (
 
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
 TRANSLATION_HOOKS = frozenset({Hook.PREROUTING})
+def _zero_prefix(address: str) -> bool:
+    """``0.0.0.0/0``, ``0/0``, ``::/0``, ``0.0.0.0/0.0.0.0``: every address."""
+    return address.endswith(("/0", "/0.0.0.0"))
+
+
+def any_address(address: str | None) -> bool:
+    """A source that admits (almost) anyone: none, a zero-length prefix, or a negated address
+    (``! -s 10.0.0.0/8`` is everyone else)."""
+    return address is None or address.startswith("!") or _zero_prefix(address)
+
+
+
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]")
+LOOPBACK_INTERFACES = ("lo",)
 #: Connection-tracking states under which a rule admits new connections.
 NEW_STATES = frozenset({"NEW", "UNTRACKED"})
 
@@ -62,8 +78,22 @@ class Exposure:
         return self.protocol or "tcp/udp"
 
     @property
+    def from_any_source(self) -> bool:
+        """No source restriction: no source address (or 0.0.0.0/0, ::/0) and not only the
+        loopback interface; for compose, published on every interface."""
+        decl = self.declaration
+        if isinstance(decl, PortBinding):
+            return decl.host_ip in (None, "", *WILDCARD_ADDRESSES)
+        return any_address(decl.saddr) and decl.iif not in LOOPBACK_INTERFACES
+
+    @property
     def translated(self) -> bool:
         return self.service != self.exposed
+
+    @property
+    def translated_by_firewall(self) -> bool:
+        """A DNAT/REDIRECT/TPROXY exposure: the exposed port is not bound on the host."""
+        return isinstance(self.declaration, FirewallRule) and self.declaration.action in Action.TRANSLATIONS
 
     def describe(self) -> str:
         """How the ports are exposed, for messages: "accepted from any source on INPUT"."""
@@ -71,16 +101,25 @@ class Exposure:
         if isinstance(decl, PortBinding):
             where = f"on {decl.host_ip}" if decl.host_ip else "on all interfaces"
             return f"published {where} by service {decl.service}"
-        source = "any source" if decl.saddr in (None, "0.0.0.0/0", "::/0") else decl.saddr
+        if decl.iif in LOOPBACK_INTERFACES:
+            source = "loopback"
+        else:
+            source = decl.saddr or "any source"
+            if _zero_prefix(source):
+                source = "any source"
+            elif source.startswith("!"):
+                source = f"any source but {source[1:]}"
         if decl.action == Action.ACCEPT:
             return f"accepted from {source} on {decl.chain}"
-        to = (decl.to_address or "") + (f":{format_ranges(self.service)}" if self.translated else "")
-        return (f"{decl.action.upper()} from {source} on {decl.chain}, {format_ranges(self.exposed)}"
-                f" -> {to or 'unchanged'}")
+        if decl.to_address:
+            to = decl.to_address + (f":{format_ranges(self.service)}" if self.translated else "")
+        else:
+            to = f"local port {format_ranges(self.service)}" if self.translated else "unchanged"
+        return f"{decl.action.upper()} from {source} on {decl.chain}, {format_ranges(self.exposed)} -> {to}"
 
 
-def document_exposures(document: Document) -> list[Exposure]:
-    paths = _ChainPaths(document)
+def document_exposures(document: Document, paths: ChainPaths | None = None) -> list[Exposure]:
+    paths = paths or ChainPaths(document, ChainGraph(document))
     out: list[Exposure] = []
     for decl in document.declarations:
         if isinstance(decl, FirewallRule):
@@ -92,7 +131,7 @@ def document_exposures(document: Document) -> list[Exposure]:
     return out
 
 
-def _firewall_exposure(rule: FirewallRule, paths: _ChainPaths) -> Exposure | None:
+def _firewall_exposure(rule: FirewallRule, paths: ChainPaths) -> Exposure | None:
     match = rule.dport or rule.either
     if match is None or rule.protocol_negated:
         return None
@@ -132,49 +171,71 @@ def _binding_exposure(binding: PortBinding) -> Exposure | None:
     )
 
 
-class _ChainPaths:
-    """Which chains of a document are reached from input/forward and from prerouting base chains."""
+#: A chain's identity in a document: (family, table, chain).
+ChainKey = tuple[str, str, str]
+
+
+def chain_key(item: FirewallRule | ChainPolicy) -> ChainKey:
+    return (item.family, item.table, item.chain)
+
+
+class ChainGraph:
+    """The firewall rules of each chain in order, and the chains each chain jumps or goes to."""
 
     def __init__(self, document: Document) -> None:
-        self._filter: set[tuple[str, str, str]] = set()
-        self._translation: set[tuple[str, str, str]] = set()
-        self._fragments: set[tuple[str, str]] = set()
-        edges: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        tables: set[tuple[str, str]] = set()
+        self.rules: dict[ChainKey, list[FirewallRule]] = defaultdict(list)
+        self.edges: dict[ChainKey, set[ChainKey]] = defaultdict(set)
         for decl in document.declarations:
             if isinstance(decl, FirewallRule):
-                tables.add((decl.family, decl.table))
-                if decl.action in (Action.JUMP, Action.GOTO) and decl.target:
-                    edges[decl.family, decl.table, decl.chain].add(decl.target)
+                key = chain_key(decl)
+                self.rules[key].append(decl)
+                target = self.target(decl)
+                if target is not None:
+                    self.edges[key].add(target)
+
+    @staticmethod
+    def target(rule: FirewallRule) -> ChainKey | None:
+        """The chain a jump or goto sends packets to; None for any other rule."""
+        if rule.action in (Action.JUMP, Action.GOTO) and rule.target:
+            return (rule.family, rule.table, rule.target)
+        return None
+
+    def reachable(self, start: ChainKey, seen: set[ChainKey] | None = None,
+                  enter: Callable[[ChainKey], bool] | None = None) -> set[ChainKey]:
+        """``start`` and every chain it reaches through jumps and gotos, added to ``seen``
+        (chains already in ``seen`` are not walked again); only into chains ``enter`` accepts."""
+        seen = set() if seen is None else seen
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(c for c in self.edges.get(node, ()) if enter is None or enter(c))
+        return seen
+
+
+class ChainPaths:
+    """Which chains of a document are reached from input/forward and from prerouting base
+    chains (transitively through jumps and gotos); computed once per document."""
+
+    def __init__(self, document: Document, chains: ChainGraph) -> None:
+        self._filter: set[ChainKey] = set()
+        self._translation: set[ChainKey] = set()
+        tables = {(family, table) for family, table, _ in chains.rules}
         based: set[tuple[str, str]] = set()
         for policy in document.policies:
             if policy.hook is None:
                 continue
-            key = (policy.family, policy.table)
-            based.add(key)
-            start = (policy.family, policy.table, policy.chain)
+            based.add((policy.family, policy.table))
+            start = chain_key(policy)
             if policy.hook in FILTER_HOOKS and policy.type in (None, "filter"):
-                self._walk(start, edges, self._filter)
+                chains.reachable(start, self._filter)
             if policy.hook in TRANSLATION_HOOKS:
-                self._walk(start, edges, self._translation)
+                chains.reachable(start, self._translation)
         self._fragments = tables - based
 
-    @staticmethod
-    def _walk(start: tuple[str, str, str], edges, seen: set) -> None:
-        stack = [start]
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            family, table, chain = node
-            stack.extend((family, table, nxt) for nxt in edges.get(node, ()))
-
-    def _key(self, rule: FirewallRule) -> tuple[str, str, str]:
-        return (rule.family, rule.table, rule.chain)
-
     def on_filter_path(self, rule: FirewallRule) -> bool:
-        return self._key(rule) in self._filter or (rule.family, rule.table) in self._fragments
+        return chain_key(rule) in self._filter or (rule.family, rule.table) in self._fragments
 
     def on_translation_path(self, rule: FirewallRule) -> bool:
-        return self._key(rule) in self._translation or (rule.family, rule.table) in self._fragments
+        return chain_key(rule) in self._translation or (rule.family, rule.table) in self._fragments

@@ -138,6 +138,8 @@ class FirewallRule:
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
+    #: A rate limit on the matched packets ("5/second"), None when unlimited.
+    rate_limit: str | None = None
     #: Match conditions the fields above do not represent, as canonical text ("-m recent
     #: --rcheck --seconds 60"): they make the rule narrower. None when the parser cannot tell.
     unmodeled: tuple[str, ...] | None = None
@@ -192,6 +194,23 @@ Declaration = Union[FirewallRule, PortBinding]
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """How a compose service reaches the network, beside its PortBindings (joined by ``service``).
+
+    ``network_mode: host`` shares the host's network: every port the container listens on is
+    open on the host and its ``ports:`` are discarded; ``service:NAME`` / ``container:NAME`` share
+    another container's network. A service with ``profiles`` only starts when one is enabled.
+    """
+
+    location: Location  # the service's name under ``services:``
+    service: str
+    network_mode: str | None = None  # as written (interpolated): host, none, bridge, service:NAME, ...
+    network_mode_location: Location | None = None
+    profiles: tuple[str, ...] = ()
+    format: str = "compose"
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """A problem a parser met in the input; the rule with this code turns it into a finding."""
 
@@ -209,6 +228,7 @@ class Document:
     text: str
     declarations: list[Declaration] = field(default_factory=list)
     policies: list[ChainPolicy] = field(default_factory=list)
+    services: list[ServiceSettings] = field(default_factory=list)  # compose services
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _lines: list[str] | None = field(default=None, repr=False, compare=False)
 

@@ -26,12 +26,21 @@ BUILTIN_PLUGINS = (
     "portlint.discovery",
     "portlint.parsers.iptables",
     "portlint.parsers.nftables",
+    "portlint.parsers.compose",
     "portlint.rules.input",
     "portlint.rules.catalog_facts",
     "portlint.rules.services",
     "portlint.rules.ranges",
+    "portlint.rules.permissive",
+    "portlint.rules.publishing",
+    "portlint.rules.structure",
     "portlint.reporters.text",
     "portlint.reporters.json",
+    "portlint.reporters.json_lines",
+    "portlint.reporters.sarif",
+    "portlint.reporters.github",
+    "portlint.reporters.gitlab",
+    "portlint.reporters.junit",
 )
 
 

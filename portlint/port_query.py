@@ -70,6 +70,6 @@ def format_record(rec: dict[str, Any]) -> str:
     if rec["tags"]:
         lines.append(f"  tags: {', '.join(rec['tags'])}")
     for risk in rec["risks"]:
-        detail = f": use {risk['detail']} instead" if risk["detail"] else ""
+        detail = {"cleartext": f": use {risk['detail']} instead", "amplification": f": {risk['detail']}"}.get(risk["kind"], "")
         lines.append(f"  risk: {risk['kind']} ({risk['name']}){detail} [{risk['reference']}]")
     return "\n".join(lines)

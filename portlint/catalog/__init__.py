@@ -122,6 +122,7 @@ class Catalog:
         self._ranges: list[int] = []
         self._segments: tuple[list[int], list[tuple[int, ...]]] | None = None
         self._cache: dict[tuple[int, str | None], tuple[CatalogEntry, ...]] = {}
+        self._risk_cache: dict[tuple[int, str | None, str | None], tuple[Risk, ...]] = {}
         for row in rows:
             self._index(row)
 
@@ -197,12 +198,16 @@ class Catalog:
         )
 
     def risks_for(self, port: int, protocol: str | None, kind: str | None = None) -> tuple[Risk, ...]:
-        return tuple(
-            r for r in self.risks
-            if r.start <= port <= r.end
-            and (protocol is None or r.protocol == protocol)
-            and (kind is None or r.kind == kind)
-        )
+        key = (port, protocol, kind)
+        found = self._risk_cache.get(key)
+        if found is None:
+            found = self._risk_cache[key] = tuple(
+                r for r in self.risks
+                if r.start <= port <= r.end
+                and (protocol is None or r.protocol == protocol)
+                and (kind is None or r.kind == kind)
+            )
+        return found
 
     def range_class(self, port: int) -> RangeClass:
         for cls in self.classes:

@@ -93,18 +93,27 @@ def iana_entries(path: Path) -> list[list]:
 
 
 def risk_entries(path: Path) -> list[list]:
-    """``[start, end, proto, kind, label, detail, reference]`` per protocol of each risk."""
+    """``[start, end, proto, kind, label, detail, reference]`` per protocol of each risk:
+    cleartext services (detail: the replacement), UDP amplification vectors (detail: what
+    answers), admin planes and trojans."""
     out = []
     data = _load_yaml(path)
     for item in data.get("cleartext", ()):
         start, end = _range(item["ports"])
         for proto in item["protocols"]:
             out.append([start, end, proto, "cleartext", item["service"], item["replacement"], item["reference"]])
+    for item in data.get("amplification", ()):
+        start, end = _range(item["ports"])
+        out.append([start, end, "udp", "amplification", item["service"], item["detail"], item["reference"]])
+    for item in data.get("admin", ()):
+        start, end = _range(item["ports"])
+        for proto in item["protocols"]:
+            out.append([start, end, proto, "admin", item["service"], "", item["reference"]])
     for item in data.get("trojan", ()):
         start, end = _range(item["ports"])
         for proto in item["protocols"]:
             out.append([start, end, proto, "trojan", item["name"], "", item["reference"]])
-    return out
+    return sorted(out, key=lambda r: (r[0], r[1], r[2], r[3]))
 
 
 def service_names(iana: list[list], aliases_path: Path) -> dict[str, dict[str, int]]:

@@ -1,22 +1,41 @@
 """Parsers turn one file format into the normalised model (:mod:`portlint.model`)."""
 from __future__ import annotations
 
+import copy
 import fnmatch
-from typing import Any, ClassVar, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Mapping
 
 from ..model import Document
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What the command line tells every parser; each parser reads what concerns it."""
+
+    #: Variables that interpolation may read besides the files' own (compose ``.env``): the
+    #: process environment with ``--env-from-environment``, else nothing.
+    environment: Mapping[str, str] = field(default_factory=dict)
+    #: The project's root folder (configuration ``project-root``), for parsers that follow
+    #: references to other files (includes must stay inside it); None: decided per parser.
+    project_root: str | None = None
+    #: Folders nftables ``include`` searches after the including file's folder (``--include-path``,
+    #: like ``nft -I``).
+    include_path: tuple[str, ...] = ()
 
 
 class Parser:
     """Base class of every parser, built-in or from a plugin.
 
     ``patterns`` claim files by name (fnmatch on the base name, case-insensitive); ``sniff``
-    claims files by their first kilobytes when no pattern did.
+    claims files by their first kilobytes when no pattern did. ``options`` holds the run's
+    :class:`ParseOptions` (see :meth:`with_options`).
     """
 
     name: ClassVar[str]
     patterns: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    options: ParseOptions = ParseOptions()
 
     def matches_name(self, filename: str) -> bool:
         lower = filename.lower()
@@ -25,9 +44,13 @@ class Parser:
     def sniff(self, head: str) -> bool:
         return False
 
-    def configure(self, options: Mapping[str, Any]) -> None:
-        """Take the run's parser options (``include_path`` from ``--include-path``, ...); a
-        parser ignores the options it has no use for."""
+    def with_options(self, options: ParseOptions) -> Parser:
+        """This parser for a run with ``options`` (a copy: registered parsers stay unchanged)."""
+        if options == self.options:
+            return self
+        configured = copy.copy(self)
+        configured.options = options
+        return configured
 
     def parse(self, text: str, path: str) -> Document:
         raise NotImplementedError

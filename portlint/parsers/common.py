@@ -68,6 +68,15 @@ def diagnostic(code: str, message: str, path: str, word: Word) -> Diagnostic:
     return Diagnostic(code, message, word.location(path))
 
 
+def error_offset(exc, text: str) -> int:
+    """Where in ``text`` a lark parse error is (``len(text)`` at the end of the text)."""
+    token = getattr(exc, "token", None)
+    if token is not None and token.type == "$END":
+        return len(text)
+    offset = getattr(exc, "pos_in_stream", None)
+    return len(text) if offset is None or offset < 0 else min(offset, len(text))
+
+
 def one_of(items: list[str]) -> str:
     """``["a", "b", "c"]`` -> ``"a, b or c"``."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"

@@ -178,7 +178,7 @@ class _Builder:
         if chain not in table.chains and chain not in BUILTIN_CHAINS.get(table.name, ()):
             self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
         elif chain not in table.chains:
-            self.declare(table, chain, words[1], "accept")
+            self.declare(table, chain, words[1], None)  # its policy is whatever the kernel has
         facts = read_rule(args, self.doc.path, self.resolve)
         self.doc.diagnostics.extend(facts.diagnostics)
         table.rules.append((command, chain, facts))
@@ -217,7 +217,8 @@ class _Builder:
                 saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
                 states=facts.states, action=facts.action(chains), target=facts.target,
                 to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
-                unmodeled=tuple(facts.unmodeled), target_options=tuple(facts.target_options),
+                rate_limit=facts.rate_limit, unmodeled=tuple(facts.unmodeled),
+                target_options=tuple(facts.target_options),
             ))
 
     def finish(self, last_line: int) -> None:

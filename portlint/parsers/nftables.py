@@ -55,6 +55,8 @@ from .nftables_values import UNRESOLVED_VARIABLE, Bound, PortReader, Scope, loca
 
 INCLUDE_ERROR = "PL006"
 CHAIN_TYPES = frozenset({"filter", "nat", "route"})
+#: Families whose tables see IPv4 and IPv6 packets alike.
+MIXED_FAMILIES = frozenset({"inet", "bridge", "netdev"})
 HOOKS = frozenset({"prerouting", "input", "forward", "output", "postrouting", "ingress", "egress"})
 _SHEBANG = re.compile(r"#!\S*\bnft\b")
 _FIRST_STATEMENT = re.compile(
@@ -369,14 +371,19 @@ class _Ruleset:
         return out
 
     def declaration(self, facts: RuleFacts, base: dict, protocol, dport, sport, outcome: Outcome) -> FirewallRule:
-        where = (dport or sport).location if (dport or sport) else facts.location
+        """A declaration located at its port (where it is written, an element of a set defined
+        elsewhere in the file too); ``rule_line`` ties it to its statement."""
+        where = (dport or sport).location if (dport or sport) else (outcome.location or facts.location)
         if where.path != facts.location.path:  # an element written in another file
             where = facts.location
+        unmodeled = facts.unmodeled_for(protocol)
+        if base["family"] in MIXED_FAMILIES:
+            unmodeled += tuple(facts.implied)
         return FirewallRule(
-            location=where, protocol=protocol, dport=dport, sport=sport, unmodeled=facts.unmodeled_for(protocol),
-            action=outcome.action, target=outcome.target, to_address=outcome.to_address,
-            to_ports=outcome.to_ports, rule_line=facts.location.line if where.line != facts.location.line else None,
-            **base)
+            location=where, protocol=protocol, dport=dport, sport=sport, unmodeled=unmodeled,
+            action=outcome.action, target=outcome.target, target_options=(*facts.effects, *outcome.options),
+            to_address=outcome.to_address, to_ports=outcome.to_ports,
+            rule_line=facts.location.line if where != facts.location else None, **base)
 
     def outcomes(self, facts: RuleFacts, table: _Table) -> list[Outcome]:
         if facts.verdict_map is not None:
@@ -469,12 +476,6 @@ class NftablesParser(Parser):
     description = "nftables rulesets (nft -f input, nft list ruleset output)"
     patterns = ("*.nft", "*.nftables", "nftables.conf", "nftables.rules")
 
-    def __init__(self) -> None:
-        self.include_path: tuple[str, ...] = ()
-
-    def configure(self, options) -> None:
-        self.include_path = tuple(options.get("include_path") or ())
-
     def sniff(self, head: str) -> bool:
         if _SHEBANG.match(head):
             return True
@@ -488,7 +489,8 @@ class NftablesParser(Parser):
         from ..catalog import load
 
         document = Document(path, self.name, text)
-        ruleset = _Ruleset(document, IncludeResolver.for_file(path, self.include_path), load().resolve)
+        includes = IncludeResolver.for_file(path, self.options.include_path, self.options.project_root)
+        ruleset = _Ruleset(document, includes, load().resolve)
         with _without_cycle_collection():
             ruleset.read(text, path, _Block(), os.path.realpath(path))
             ruleset.finish()

@@ -31,9 +31,11 @@ class IncludeResolver:
     roots: tuple[str, ...]
 
     @classmethod
-    def for_file(cls, path: str, include_path: tuple[str, ...]) -> IncludeResolver:
+    def for_file(cls, path: str, include_path: tuple[str, ...], root: str | None = None) -> IncludeResolver:
+        """The includes of the file at ``path``; ``root`` is the project root (configuration
+        ``project-root``), by default the folder of the nearest ``.git`` above the file."""
         folders = tuple(os.path.normpath(p) for p in include_path)
-        root = project_root(path)
+        root = root or project_root(path)
         return cls(folders, (os.path.realpath(root), *(os.path.realpath(p) for p in folders)))
 
     def resolve(self, name: str, including: str, stack: tuple[str, ...]) -> list[str]:

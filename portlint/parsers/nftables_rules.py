@@ -56,6 +56,9 @@ META_KEYS = frozenset("""length protocol priority mark iif oif iifname oifname i
 _LESS_GREATER = {"<": "lt", "lt": "lt", ">": "gt", "gt": "gt", "<=": "le", "le": "le", ">=": "ge", "ge": "ge"}
 _NEGATIONS = ("!=", "ne")
 _INTERFACES = {"iifname": "iif", "iif": "iif", "oifname": "oif", "oif": "oif"}
+_REJECT_FAMILIES = {"icmp": "ipv4", "icmpv6": "ipv6"}
+#: Statements that stop matching packets (rate limits, quotas, connection counts).
+_CONDITIONS = frozenset({"limit_stmt", "quota_stmt", "connlimit_stmt", "meter_stmt"})
 
 
 @dataclass
@@ -66,6 +69,9 @@ class Outcome:
     target: str | None = None
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
+    options: tuple[str, ...] = ()  # of a reject, queue, ... (`with tcp reset`)
+    #: Where a verdict map element gives this outcome (a rule with several outcomes).
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -100,6 +106,8 @@ class RuleFacts:
     verdict_map: SetRef | None = None  # a vmap on other keys: its verdicts are the outcomes
     verdict_choices: list[Outcome] = field(default_factory=list)
     unmodeled: list[str] = field(default_factory=list)
+    effects: list[str] = field(default_factory=list)  # what it does besides its verdict: counter, log ...
+    implied: list[str] = field(default_factory=list)  # conditions nft adds where the family is mixed
     anonymous_chains: list[tuple[str, list[Rule]]] = field(default_factory=list)
 
     @property
@@ -149,6 +157,11 @@ class RuleReader:
             self._nat(statement, path, facts)
         elif isinstance(statement, Terminal):
             facts.outcome = Outcome(TERMINALS[statement.kind], statement.kind)
+            options = self.text(statement, path)[len(statement.kind):].strip()
+            facts.outcome.options = (options,) if options else ()
+            family = _REJECT_FAMILIES.get(options.split()[1] if options.startswith("with ") else "")
+            if family:  # nft adds this dependency in inet, bridge and netdev tables
+                facts.implied.append(f"meta nfproto {family}")
             facts.verdict_map = None
         elif isinstance(statement, AnonymousChain):
             name = f"{chain}@{statement.span[2]}"
@@ -175,6 +188,7 @@ class RuleReader:
             facts.outcome = Outcome(None)
             return
         facts.outcome = Outcome(Action.OTHER, "vmap")
+        facts.unmodeled.append(self.text(statement, path))  # only packets whose key is in the map
         target = unwrap(table)
         if isinstance(target, SetRef):
             facts.verdict_map = target
@@ -188,6 +202,7 @@ class RuleReader:
             value = unwrap(value)
             if isinstance(value, Verdict):
                 outcome = self._verdict(value, path)
+                outcome.location = location(path, value.span)
                 if outcome not in choices:
                     choices.append(outcome)
         return choices
@@ -195,7 +210,7 @@ class RuleReader:
     def _nat(self, nat: Nat, path: str, facts: RuleFacts) -> None:
         address, port = self.bind(nat.address, path), self.bind(nat.port, path)
         facts.verdict_map = None
-        facts.outcome = Outcome(TRANSLATIONS[nat.kind], nat.kind)
+        facts.outcome = Outcome(TRANSLATIONS[nat.kind], nat.kind, options=(nat.family,) if nat.family else ())
         lookup = unwrap(address)
         if isinstance(lookup, MapLookup):
             self._mapped_ports(lookup.key, lookup.map, path, facts, "map", lookup.span, translation=nat)
@@ -221,8 +236,8 @@ class RuleReader:
         bound = self.bind(statement.children, path)
         for lookup in _map_lookups(bound):
             self._mapped_ports(lookup.key, lookup.map, path, facts, "map", lookup.span)
-        if statement.kind in ("limit_stmt", "quota_stmt", "connlimit_stmt", "meter_stmt"):
-            facts.unmodeled.append(self.text(statement, path))
+        text = self.text(statement, path)
+        (facts.unmodeled if statement.kind in _CONDITIONS else facts.effects).append(text)
 
     # -- matches -------------------------------------------------------------------------------
 
@@ -236,6 +251,7 @@ class RuleReader:
             return
         components = _port_components(left)
         if components and not match.flags:
+            facts.unmodeled.append(self.text(match, path))  # the concatenation's other parts narrow it
             for index, (protocol, direction) in components:
                 self._concat_match(protocol, direction, index, negated, right, path, facts)
             return
@@ -298,7 +314,11 @@ class RuleReader:
         port_field = _port_field(key)
         fields = [(None, port_field)] if port_field else _port_components(key)
         if not fields:
+            if kind == "map":  # a lookup on other keys: only packets whose key is in the map
+                facts.unmodeled.append(self.span_text(span, path))
             return False
+        if not port_field:  # the other parts of the concatenation narrow the rule
+            facts.unmodeled.append(self.span_text(span, path))
         for index, (protocol, direction) in fields:
             found = PortClause(protocol, direction, False, location(path, span), mapped=kind,
                               component=index, translation=translation)
@@ -326,8 +346,10 @@ class RuleReader:
             setattr(facts, left.field, ("!" if negated else "") + self.text(right, path))
             return True
         if isinstance(left, Meta) and left.key in _INTERFACES and (plain or negated):
-            name = word(right)
-            setattr(facts, _INTERFACES[left.key], ("!" if negated else "") + (name if name is not None else self.text(right, path)))
+            name = word(right)  # one name (eth* a prefix); a set of them is left unmodeled
+            if name is None:
+                return False
+            setattr(facts, _INTERFACES[left.key], ("!" if negated else "") + name)
             return True
         if isinstance(left, Conntrack) and left.direction is None and left.key == "state" and plain:
             facts.states = tuple(w for w in (word(item) for item in _items(right)) if w)
@@ -348,7 +370,10 @@ class RuleReader:
         if isinstance(expr, Bound):
             return self.text(expr.value, expr.path)
         span = span_of(expr)
-        return " ".join(self.source(span, path).split()) if span else ""
+        return self.span_text(span, path) if span else ""
+
+    def span_text(self, span: Span, path: str) -> str:
+        return " ".join(self.source(span, path).split())
 
     def _check_meta_keys(self, statement, path: str) -> None:
         for meta in _metas(statement):

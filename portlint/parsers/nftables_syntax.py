@@ -248,11 +248,12 @@ class Nat:
     address: Any = None
     port: Any = None
     span: Span | None = None
+    family: str | None = None  # `dnat ip6 to ...`: only packets of that family
 
 
 @dataclass(slots=True)
 class _NatPart:
-    role: str  # address or port
+    role: str  # address, port or family
     value: Any
     span: Span | None
 
@@ -520,8 +521,9 @@ class _ToSyntaxTree(Transformer):
         return VerdictMap(children[0], children[2], _children_span(children))
 
     def verdict_map_expr(self, children):
-        item = children[0]
-        return SetLiteral(item, span_of(item)) if isinstance(item, list) else item
+        if len(children) == 1:  # @name or $name
+            return children[0]
+        return SetLiteral(children[1], _children_span(children))
 
     def verdict_map_list(self, children):
         return _flatten("verdict_map_list", children)
@@ -561,6 +563,9 @@ class _ToSyntaxTree(Transformer):
 
     def nat_addr(self, children):
         return _NatPart("address", children[0], span_of(children[0]))
+
+    def nf_key_proto(self, children):
+        return _NatPart("family", children[0].value, token_span(children[0]))
 
     def nat_port(self, children):
         return _NatPart("port", children[0], span_of(children[0]))

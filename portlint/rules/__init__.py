@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Hashable, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVar
 
 from ..catalog import Catalog
-from ..exposure import Exposure, document_exposures
+from ..exposure import ChainGraph, ChainPaths, Exposure, document_exposures
 from ..findings import Finding, Severity
-from ..model import Document, Location, PortRange
+from ..model import Document, Location, PortRange, port_count
 
+T = TypeVar("T")
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -24,10 +25,17 @@ class Settings:
     """Run-wide settings every rule may read."""
 
     ephemeral_range: PortRange = PortRange(49152, 65535)
-    broad_range: int = 1024  # ranges at least this wide are judged as a whole (PL302)
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Options for the parsers (see ``Parser.configure``): ``include_path`` (nftables).
-    parser_options: dict[str, Any] = field(default_factory=dict)
+    #: Ports open on purpose (configuration ``allow``): ``(ports, protocol or None)`` pairs.
+    allowed: tuple[tuple[PortRange, str | None], ...] = ()
+
+    def is_allowed(self, port: int, protocol: str | None) -> bool:
+        return any(port in ports and proto in (None, protocol) for ports, proto in self.allowed)
+
+    @property
+    def broad_range(self) -> int:
+        """Ranges at least this wide are judged as a whole, by PL302 alone (its ``min-ports``)."""
+        return int(self.rule_options.get("broad-port-range", {}).get("min-ports", 1024))
 
 
 @dataclass
@@ -35,17 +43,29 @@ class RuleContext:
     document: Document
     catalog: Catalog
     settings: Settings
+    _shared: dict[Callable, Any] = field(default_factory=dict, repr=False)
+
+    def shared(self, build: Callable[[RuleContext], T]) -> T:
+        """``build(self)``, computed once per document for every rule that asks for it."""
+        if build not in self._shared:
+            self._shared[build] = build(self)
+        return self._shared[build]
+
+    @cached_property
+    def chains(self) -> ChainGraph:
+        """The firewall rules of each chain and the jumps between chains, computed once."""
+        return ChainGraph(self.document)
+
+    @cached_property
+    def paths(self) -> ChainPaths:
+        """Which chains are on the input/forward and prerouting paths."""
+        return ChainPaths(self.document, self.chains)
 
     @cached_property
     def exposures(self) -> list[Exposure]:
         """The document's exposures, computed once and shared by every rule."""
-        return document_exposures(self.document)
+        return document_exposures(self.document, self.paths)
 
-    @cached_property
-    def narrow_exposures(self) -> list[Exposure]:
-        """Exposures narrow enough to be judged port by port."""
-        limit = self.settings.broad_range
-        return [e for e in self.exposures if 0 < e.width < limit]
 
 
 class Rule:
@@ -102,26 +122,35 @@ class ExposureRule(Rule):
 
     Subclasses implement :meth:`concerns` for one port and :meth:`message`; the rule yields one
     finding per exposure naming every port concerned. Ranges at least ``broad_range`` wide are
-    PL302's alone.
+    PL302's alone; a compose port published on an ephemeral host port has no exposed port to
+    judge, but its service port is judged.
     """
 
     #: Judge the exposed port (as traffic arrives) or the service port (where it ends up).
     judges: ClassVar[str] = "exposed"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        for exposure in ctx.narrow_exposures:
+        for exposure in ctx.exposures:
             ranges = exposure.exposed if self.judges == "exposed" else exposure.service
+            if not ranges or port_count(ranges) >= ctx.settings.broad_range or not self.applies(exposure):
+                continue
             ports: list[int] = []
             reasons: dict[Hashable, None] = {}
             for proto in exposure.protocols:
                 for r in ranges:
                     for port in range(r.start, r.end + 1):
+                        if ctx.settings.allowed and ctx.settings.is_allowed(port, proto):
+                            continue
                         reason = self.concerns(port, proto, ctx)
                         if reason is not None:
                             ports.append(port)
                             reasons.setdefault(reason, None)
             if ports:
                 yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure))
+
+    def applies(self, exposure: Exposure) -> bool:
+        """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""
+        return True
 
     def concerns(self, port: int, protocol: str, ctx: RuleContext) -> Hashable | None:
         """A reason (any hashable; "" is fine) when ``port``/``protocol`` concerns this rule,
@@ -131,6 +160,12 @@ class ExposureRule(Rule):
     def message(self, ports: str, reasons: list, exposure: Exposure) -> str:
         """The one message for every port of ``exposure`` that concerns this rule."""
         raise NotImplementedError
+
+
+def with_protocol(ports: str, exposure: Exposure, protocol: str | None = None) -> str:
+    """``"23/tcp"`` for one port or range, ``"tcp 20-21, 25"`` for several."""
+    proto = protocol or exposure.protocol_text
+    return f"{proto} {ports}" if "," in ports else f"{ports}/{proto}"
 
 
 def ports_text(ports: list[int]) -> str:

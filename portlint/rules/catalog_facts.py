@@ -1,12 +1,13 @@
 """PL1xx: what the port catalog says about an opened port."""
 from __future__ import annotations
 
-from ..catalog import RESERVED, UNASSIGNED
+from ..catalog import ASSIGNED, RESERVED, UNASSIGNED
 from ..findings import Severity
 from ..hookspecs import hookimpl
-from . import ExposureRule, RuleContext
+from . import ExposureRule, RuleContext, with_protocol
 
 UNOFFICIAL_TAGS = ("unofficial-use", "unauthorized-use", "trojan")
+SOURCE_NAMES = {"seed": "in the seed reference", "iana": "at IANA"}
 
 
 class ReservedPort(ExposureRule):
@@ -23,7 +24,7 @@ class ReservedPort(ExposureRule):
         return "" if ctx.catalog.status(port, protocol) == RESERVED else None
 
     def message(self, ports, reasons, exposure):
-        return (f"{ports}/{exposure.protocol_text} (reserved) {exposure.describe()}: "
+        return (f"{with_protocol(ports, exposure)} (reserved) {exposure.describe()}: "
                 "reserved ports are never assigned to a service")
 
 
@@ -41,16 +42,79 @@ class UnassignedPort(ExposureRule):
         if ctx.catalog.range_class(port).name == "dynamic" or ctx.catalog.status(port, protocol) != UNASSIGNED:
             return None
         info = ctx.catalog.info(port, protocol)
-        notes = [n for e in info.entries if set(e.tags) & set(UNOFFICIAL_TAGS) for n in e.notes]
-        return f"{port}: {'; '.join(notes)}" if notes else ""
+        return "; ".join(dict.fromkeys(n for e in info.entries if set(e.tags) & set(UNOFFICIAL_TAGS) for n in e.notes))
 
     def message(self, ports, reasons, exposure):
         known = [r for r in reasons if r]
         suffix = f"; known unofficial use: {' | '.join(known)}" if known else ""
-        return (f"{ports}/{exposure.protocol_text} (unassigned) {exposure.describe()}: "
+        return (f"{with_protocol(ports, exposure)} (unassigned) {exposure.describe()}: "
                 f"no service is registered on it{suffix}")
+
+
+class TrojanPort(ExposureRule):
+    """A port known as the default of a trojan or backdoor is opened: the seed's notes (1
+    "Trojans - Sockets des Troie", 911 "Dark Shadow") and the curated list of ``risks.yaml``
+    (NetBus 12345-12346/tcp, SubSeven 27374/tcp, Back Orifice 31337/udp). Scanners probe these
+    ports first; an opening there looks like a planted backdoor. IANA's "unauthorized use
+    reported" notes are shown where present."""
+
+    code = "PL103"
+    name = "trojan-port"
+    severity = Severity.WARNING
+    summary = "an opened port is a known trojan or backdoor default"
+
+    def concerns(self, port, protocol, ctx: RuleContext):
+        info = ctx.catalog.info(port, protocol)
+        names = [r.label for r in info.risks if r.kind == "trojan"]
+        names += [n for e in info.entries if "trojan" in e.tags for n in e.notes]
+        if not names:
+            return None
+        unauthorized = [n for e in info.entries if "unauthorized-use" in e.tags for n in e.notes]
+        return "; ".join(dict.fromkeys(names + unauthorized))
+
+    def message(self, ports, reasons, exposure):
+        return f"{with_protocol(ports, exposure)} ({' | '.join(reasons)}) {exposure.describe()}"
+
+
+class ProtocolMismatch(ExposureRule):
+    """A port opened for UDP whose registered UDP service differs from its TCP service: 22/udp
+    is pcAnywhere in the seed, not SSH; 512/udp is biff, not rexec; 514/udp is syslog, not rsh.
+    A UDP rule copied from a TCP one opens a different service than intended. TCP is taken as a
+    port's primary registration, so TCP rules are not judged. Opt-in (info): syslog on 514/udp
+    is intended, and the message only says which service the rule really opens."""
+
+    code = "PL104"
+    name = "protocol-mismatch"
+    severity = Severity.INFO
+    summary = "the port's registered service differs by protocol"
+    default_enabled = False
+
+    def applies(self, exposure):
+        return exposure.protocol == "udp"
+
+    def concerns(self, port, protocol, ctx: RuleContext):
+        other = "tcp"
+        mine, theirs = _names_by_source(ctx, port, protocol), _names_by_source(ctx, port, other)
+        for source, names in mine.items():
+            other_names = theirs.get(source)
+            if other_names and not {n.lower() for n in names} & {n.lower() for n in other_names}:
+                return (f"{port}/{protocol} is {' / '.join(sorted(names))} {SOURCE_NAMES.get(source, source)}, "
+                        f"{port}/{other} is {' / '.join(sorted(other_names))}")
+        return None
+
+    def message(self, ports, reasons, exposure):
+        return f"{with_protocol(ports, exposure)} {exposure.describe()}: {'; '.join(reasons)}"
+
+
+def _names_by_source(ctx: RuleContext, port: int, protocol: str) -> dict[str, set[str]]:
+    names: dict[str, set[str]] = {}
+    for entry in ctx.catalog.info(port, protocol).entries:
+        if entry.protocol == protocol and entry.status == ASSIGNED and not entry.is_range:
+            label = entry.name or entry.description
+            names.setdefault(entry.source, set()).update(part.strip() for part in label.split(" / "))
+    return names
 
 
 @hookimpl
 def portlint_register_rules():
-    return [ReservedPort, UnassignedPort]
+    return [ReservedPort, UnassignedPort, TrojanPort, ProtocolMismatch]

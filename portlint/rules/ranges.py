@@ -4,25 +4,29 @@ from __future__ import annotations
 from ..findings import Severity
 from ..hookspecs import hookimpl
 from ..model import FirewallRule, format_ranges
-from . import ExposureRule, Rule, RuleContext
+from . import ExposureRule, Rule, RuleContext, with_protocol
 
 
 class EphemeralPortCollision(ExposureRule):
     """An opened or published listening port lies inside the ephemeral range (IANA 49152-65535 by
     default; ``--ephemeral-range linux`` for 32768-60999, or any ``LO-HI``). The kernel hands
     these ports to outgoing connections, so the service can fail to bind after a restart, or
-    traffic meant for a client socket reaches it."""
+    traffic meant for a client socket reaches it. A port a DNAT/REDIRECT translates is not bound
+    on the host and is not judged."""
 
     code = "PL301"
     name = "ephemeral-port-collision"
     severity = Severity.WARNING
     summary = "an opened port lies in the ephemeral port range"
 
+    def applies(self, exposure):
+        return not exposure.translated_by_firewall  # a DNAT'd port is not bound on the host
+
     def concerns(self, port, protocol, ctx: RuleContext):
         return "" if port in ctx.settings.ephemeral_range else None
 
     def message(self, ports, reasons, exposure):
-        return (f"{ports}/{exposure.protocol_text} (in the ephemeral port range) {exposure.describe()}: "
+        return (f"{with_protocol(ports, exposure)} (in the ephemeral port range) {exposure.describe()}: "
                 "the OS hands these ports to outgoing connections, so the service can fail to bind")
 
 
@@ -39,11 +43,19 @@ class BroadPortRange(Rule):
 
     def check(self, ctx: RuleContext):
         for exposure in ctx.exposures:
-            if exposure.width >= ctx.settings.broad_range:
+            if exposure.width >= ctx.settings.broad_range and not _all_allowed(exposure, ctx):
                 what = (f"every port except {format_ranges(exposure.written)}" if exposure.negated
                         else format_ranges(exposure.exposed))
-                yield self.finding(exposure.location, f"{what}/{exposure.protocol_text} ({exposure.width} ports) "
+                yield self.finding(exposure.location, f"{with_protocol(what, exposure)} ({exposure.width} ports) "
                                    f"{exposure.describe()}: open only the ports the service uses")
+
+
+def _all_allowed(exposure, ctx: RuleContext) -> bool:
+    """Whether configuration ``allow`` entries cover every exposed port of ``exposure``."""
+    allowed = ctx.settings.allowed
+    return bool(allowed) and all(
+        any(ports.start <= r.start and r.end <= ports.end and proto in (None, p) for ports, proto in allowed)
+        for r in exposure.exposed for p in exposure.protocols)
 
 
 class EmptyPortRange(Rule):
@@ -65,8 +77,8 @@ class EmptyPortRange(Rule):
                 for r in match.ranges:
                     if r.is_empty:
                         yield self.finding(match.location or decl.location,
-                                           f"port range {r.start}-{r.end} is reversed and matches no port: "
-                                           f"write {r.end}-{r.start}")
+                                           f"port range from {r.start} down to {r.end} matches no port: "
+                                           "write the lower port first")
 
 
 @hookimpl

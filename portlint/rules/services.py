@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..findings import Severity
 from ..hookspecs import hookimpl
-from . import ExposureRule, RuleContext
+from . import ExposureRule, RuleContext, with_protocol
 
 
 class CleartextService(ExposureRule):
@@ -28,9 +28,69 @@ class CleartextService(ExposureRule):
         services = ", ".join(label for label, _ in reasons)
         advice = "; ".join(f"use {detail} instead" + (f" of {label}" if len(reasons) > 1 else "")
                            for label, detail in reasons)
-        return f"{ports}/{exposure.protocol_text} ({services}, cleartext) {exposure.describe()}; {advice}"
+        return f"{with_protocol(ports, exposure)} ({services}, cleartext) {exposure.describe()}; {advice}"
+
+
+class AmplificationVector(ExposureRule):
+    """A UDP service abused for reflection/amplification DDoS is reachable from any source:
+    echo 7, daytime 13, qotd 17, chargen 19, dns 53, tftp 69, portmap 111, ntp 123, netbios 137,
+    snmp 161, cldap 389, ripv1 520, ssdp 1900, ARMS 3283, ws-discovery 3702, mdns 5353, coap 5683,
+    memcached 11211, and the other protocols of the public advisories (``risks.yaml`` cites
+    each). Attackers send small requests with the victim's address as source; the host answers
+    the victim with many times the traffic. A source-restricted, loopback-bound or rate-limited
+    (``-m limit``, nft ``limit rate``) port is fine."""
+
+    code = "PL202"
+    name = "amplification-vector"
+    severity = Severity.WARNING
+    summary = "a UDP amplification service is reachable from any source"
+    judges = "service"
+
+    def applies(self, exposure):
+        rate_limited = getattr(exposure.declaration, "rate_limit", None)
+        return exposure.from_any_source and exposure.protocol in (None, "udp") and not rate_limited
+
+    def concerns(self, port, protocol, ctx: RuleContext):
+        if protocol != "udp":
+            return None
+        for risk in ctx.catalog.risks_for(port, "udp", "amplification"):
+            return (risk.label, risk.detail)
+        return None
+
+    def message(self, ports, reasons, exposure):
+        what = "; ".join(f"{label} {detail}" for label, detail in reasons)
+        return (f"{with_protocol(ports, exposure, 'udp')} ({', '.join(label for label, _ in reasons)}, amplification) {exposure.describe()}: "
+                f"{what}; restrict the sources or rate-limit")
+
+
+class ExposedAdminService(ExposureRule):
+    """A database, cache, queue, container or orchestration control plane, remote desktop or
+    debugger is reachable from any source: docker 2375/2376, kubelet 10250, kube-apiserver 6443,
+    etcd 2379-2380, redis 6379, memcached 11211, mongodb 27017-27019, elasticsearch 9200/9300,
+    postgres 5432, mysql 3306, mssql 1433, oracle 1521, cassandra 9042, couchdb 5984, rabbitmq
+    5672/15672, zookeeper 2181, kafka 9092, rdp 3389, vnc 5900-5903, x11 6000-6063, node
+    inspector 9229, and the rest of ``risks.yaml``. These planes are built for trusted networks;
+    many have no authentication by default, and the ones that do are brute-forced constantly."""
+
+    code = "PL203"
+    name = "exposed-admin-service"
+    severity = Severity.ERROR
+    summary = "an admin plane, database or debugger is reachable from any source"
+    judges = "service"
+
+    def applies(self, exposure):
+        return exposure.from_any_source
+
+    def concerns(self, port, protocol, ctx: RuleContext):
+        for risk in ctx.catalog.risks_for(port, protocol, "admin"):
+            return risk.label
+        return None
+
+    def message(self, ports, reasons, exposure):
+        return (f"{with_protocol(ports, exposure)} ({', '.join(reasons)}) {exposure.describe()}: "
+                "allow only the hosts that administer it, or bind it to a private address")
 
 
 @hookimpl
 def portlint_register_rules():
-    return [CleartextService]
+    return [CleartextService, AmplificationVector, ExposedAdminService]

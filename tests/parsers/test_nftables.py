@@ -6,6 +6,7 @@ import textwrap
 import pytest
 
 from portlint.model import Action, PortRange
+from portlint.parsers import ParseOptions
 
 
 def nft(parse, text: str, path: str = "ruleset.nft"):
@@ -36,7 +37,7 @@ def test_a_rule_becomes_a_located_firewall_rule(parse):
     assert ports(rule) == [(22, 22)] and not rule.dport.negated
     loc = rule.dport.location
     assert (loc.path, loc.line, loc.column, loc.end_column) == ("ruleset.nft", 4, 46, 48)
-    assert (rule.location.line, rule.location.column, rule.rule_line) == (4, 46, None)
+    assert (rule.location.line, rule.location.column, rule.rule_line) == (4, 46, 4)
     assert (rule.saddr, rule.iif, rule.states, rule.comment) == ("10.0.0.0/8", "eth0", ("new",), "ssh")
     assert (rule.action, rule.target) == (Action.ACCEPT, "accept")
     assert doc.diagnostics == []
@@ -459,14 +460,10 @@ def test_the_include_path_is_searched_after_the_including_folder(registry, proje
     extra.mkdir()
     (extra / "vars.nft").write_text("define ssh = 2222\n")
     (extra / "more.nft").write_text("define more = 8080\n")
-    parser = registry.parsers["nftables"]
+    parser = registry.parsers["nftables"].with_options(ParseOptions(include_path=(str(extra),)))
     main = project / "main.nft"
     main.write_text('include "vars.nft"\ninclude "more.nft"\nadd rule ip t c tcp dport { $ssh, $more } accept\n')
-    try:
-        parser.configure({"include_path": (str(extra),)})
-        doc = parser.parse(main.read_text(), str(main))
-    finally:
-        parser.configure({})
+    doc = parser.parse(main.read_text(), str(main))
     assert doc.diagnostics == []
     assert [ports(r) for r in doc.declarations] == [[(22, 22)], [(8080, 8080)]]
 
@@ -518,3 +515,10 @@ def test_check_follows_include_path(cli, tmp_path):
     assert missing.code == 1 and "PL006" in missing.out and "PL201" not in missing.out
     found = cli("check", main, "--select", "PL006,PL201", "--include-path", tmp_path / "shared")
     assert found.code == 1 and "PL006" not in found.out and "PL201" in found.out
+
+
+def test_the_configured_project_root_bounds_includes(registry, project, tmp_path):
+    main = project / "main.nft"
+    main.write_text('include "../secret.nft"\n')
+    parser = registry.parsers["nftables"].with_options(ParseOptions(project_root=str(tmp_path)))
+    assert parser.parse(main.read_text(), str(main)).diagnostics == []
