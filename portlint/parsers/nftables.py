@@ -342,8 +342,8 @@ class _Ruleset:
     def declarations(self, record: _Rule) -> list[FirewallRule]:
         facts = record.facts
         for clause in facts.matches:
-            if clause.set_ref is not None:
-                self.resolve_set(clause, record.table, facts.location.path)
+            if clause.set_ref is not None and not self.resolve_set(clause, record.table, facts.location.path):
+                facts.unmodeled.append(f"{clause.protocol or 'th'} {clause.direction} @{clause.set_ref.name}")
         outcomes = self.outcomes(facts, record.table)
         base = dict(format="nftables", family=record.table.family, table=record.table.name, chain=record.chain,
                     saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif, states=facts.states,
@@ -409,15 +409,16 @@ class _Ruleset:
             return [outcome]
         return outcomes
 
-    def resolve_set(self, clause: PortClause, table: _Table, path: str) -> None:
-        """The ports of ``@name`` at load time: every element the file gave the set."""
+    def resolve_set(self, clause: PortClause, table: _Table, path: str) -> bool:
+        """The ports of ``@name`` at load time: every element the file gave the set; False
+        when the file never defines the set."""
         named = table.sets.get(clause.set_ref.name)
         if named is None:
             self.report(UNRESOLVED_VARIABLE, f"set @{clause.set_ref.name} is not defined in table "
                                              f"{table.family} {table.name} here; its ports are not checked",
                         location(path, clause.set_ref.span))
             clause.pieces = None
-            return
+            return False
         key = (id(named), clause.component)
         if key not in self._set_ports:
             pieces = []
@@ -426,6 +427,7 @@ class _Ruleset:
                 pieces.extend(self.ports.pieces(item, file, clause.component))
             self._set_ports[key] = pieces
         clause.pieces = self._set_ports[key]
+        return True
 
 
 def _set_items(value, path: str):

@@ -44,18 +44,21 @@ class IncludeResolver:
         if len(stack) >= MAX_DEPTH:
             raise IncludeError(f"include {name!r} is nested too deeply (nft allows {MAX_DEPTH} levels)")
         wildcard = any(c in _WILDCARDS for c in name)
+        candidates = [os.path.normpath(os.path.join(folder, name)) for folder in self._folders(name, including)]
         found: list[str] = []
-        for folder in self._folders(name, including):
-            candidate = os.path.normpath(os.path.join(folder, name))
+        for candidate in candidates:
+            self._check_inside(_fixed_part(candidate), name)
             matches = sorted(glob.glob(candidate)) if wildcard else [candidate]
             files = [m for m in matches if os.path.isfile(m)]
             found.extend(f for f in files if f not in found)
             if files and not wildcard:
                 break
         if not found and not wildcard:
-            raise IncludeError(f"included file {name!r} not found (searched {self._searched(name, including)})")
+            raise IncludeError(f"included file {name!r} not found (looked for {', '.join(candidates)})")
         for file in found:
-            self._check(file, name, stack)
+            self._check_inside(file, name)
+            if os.path.realpath(file) in stack:
+                raise IncludeError(f"include {name!r} includes {file} again: an include cycle")
         return found
 
     def _folders(self, name: str, including: str) -> list[str]:
@@ -66,16 +69,20 @@ class IncludeResolver:
             return [here]
         return [here, *self.search_path]
 
-    def _searched(self, name: str, including: str) -> str:
-        return ", ".join(f or "/" for f in self._folders(name, including))
-
-    def _check(self, file: str, name: str, stack: tuple[str, ...]) -> None:
-        real = os.path.realpath(file)
-        if real in stack:
-            raise IncludeError(f"include {name!r} includes {file} again: an include cycle")
+    def _check_inside(self, path: str, name: str) -> None:
+        real = os.path.realpath(path)
         if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots):
-            raise IncludeError(f"include {name!r} reads {file}, outside the project root "
-                               f"{self.roots[0]} and the --include-path folders; it is not read")
+            raise IncludeError(f"include {name!r} leaves the project root {self.roots[0]} (and the "
+                               f"--include-path folders): {path} is not read")
+
+
+def _fixed_part(pattern: str) -> str:
+    """The folder a glob pattern searches: its path up to the first part with a wildcard."""
+    parts = pattern.split(os.sep)
+    for index, part in enumerate(parts):
+        if any(c in _WILDCARDS for c in part):
+            return os.sep.join(parts[:index]) or os.sep
+    return pattern
 
 
 def project_root(path: str) -> str:

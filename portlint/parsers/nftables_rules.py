@@ -274,23 +274,27 @@ class RuleReader:
         if op in ("!", "not"):
             self.report(INVALID_PORT, "'!' negates flags, not ports (nft rejects it): write != to exclude a "
                                       "port", location(path, match.op_span or match.span))
+            facts.unmodeled.append(self.text(match, path))
             return
         if isinstance(value, SetRef):
             found.set_ref = value
         elif op in _LESS_GREATER:
             ports = self.ports.port_range(right, path)
-            if ports is None:
-                return
-            if ports.start != ports.end:
+            if ports is not None and ports.start != ports.end:
                 self.report(INVALID_PORT, f"{op} needs a single port, not the range {ports}", where)
+                ports = None
+            if ports is None:
+                facts.unmodeled.append(self.text(match, path))
                 return
             found.pieces = [Piece(_compare(_LESS_GREATER[op], ports.start), where)]
         else:
             if isinstance(value, SetLiteral) and any(isinstance(unwrap(i), Mapping) for i in value.items):
                 mapping_outside_map(path, value.span, self.report)
+                facts.unmodeled.append(self.text(match, path))
                 return
             found.pieces = self.ports.pieces(right, path)
             if not found.pieces:  # nothing nft would accept: reported, and the match skipped
+                facts.unmodeled.append(self.text(match, path))
                 return
         facts.matches.append(found)
 

@@ -451,7 +451,7 @@ def test_includes_that_are_not_followed(parse, project, tmp_path):
         ("PL006", str(main), 1), ("PL006", str(main), 2), ("PL006", str(project / "loop.nft"), 1),
         ("PL005", str(main), 4)]
     missing, outside, loop = (d.message for d in doc.diagnostics[:3])
-    assert "not found" in missing and "outside the project root" in outside and "include cycle" in loop
+    assert "not found" in missing and "leaves the project root" in outside and "include cycle" in loop
     assert "secret = 1" not in " ".join(d.message for d in doc.diagnostics)
 
 
