@@ -23,7 +23,6 @@ from typing import Any
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
 from ..model import PortMatch as ModelPortMatch
-from ..model import PortRange
 from . import Parser
 from .common import PARSE_ERROR, one_of
 from .nftables_includes import IncludeError, IncludeResolver
@@ -31,7 +30,6 @@ from .nftables_rules import Outcome, PortClause, RuleFacts, RuleReader
 from .nftables_syntax import (
     ChainDef,
     Command,
-    Comment,
     Concat,
     Define,
     Element,
@@ -39,13 +37,10 @@ from .nftables_syntax import (
     Hook,
     Include,
     Mapping,
-    Node,
-    ObjectSpec,
     Policy,
     Rule,
     SetDef,
     SetLiteral,
-    SetRef,
     TableSpec,
     Undefine,
     parse,
@@ -208,7 +203,7 @@ class _Ruleset:
         verb, obj = command.verb, command.object
         if obj == "chain":
             if verb == "add":
-                chain = self.chain(table, spec.name, location(path, spec.span))
+                chain = self.chain(table, spec.name, location(path, spec.name_span))
                 if command.body is not None:
                     self.chain_block(table, chain, command.body, path)
             elif spec.name in table.chains:
@@ -431,14 +426,15 @@ class _Ruleset:
 
 
 def _set_items(value, path: str):
-    """The elements of a set literal (through variables and nested sets), with their file."""
+    """The elements of a set literal (through variables and nested sets), in order, with their
+    file."""
     stack = [(value, path)]
     while stack:
-        item, file = stack.pop(0)
+        item, file = stack.pop()
         if isinstance(item, Bound):
-            stack.insert(0, (item.value, item.path))
+            stack.append((item.value, item.path))
         elif isinstance(item, SetLiteral):
-            stack[0:0] = [(i, file) for i in item.items]
+            stack.extend((i, file) for i in reversed(item.items))
         elif isinstance(item, (Element, Mapping)):
             yield item, file
 

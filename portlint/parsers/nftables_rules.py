@@ -33,7 +33,6 @@ from .nftables_syntax import (
     Span,
     Terminal,
     Unsupported,
-    Var,
     Verdict,
     VerdictMap,
     span_of,
@@ -92,6 +91,8 @@ class PortClause:
 
 @dataclass
 class RuleFacts:
+    """What a rule says, statement by statement, in the model's terms."""
+
     location: Location
     matches: list[PortClause] = field(default_factory=list)
     protocols: set[str] = field(default_factory=set)  # named by meta l4proto, ip protocol, ...
@@ -174,12 +175,11 @@ class RuleReader:
             self._other(statement, path, facts)
 
     def _verdict(self, verdict: Verdict, path: str) -> Outcome:
-        target = verdict.target
-        if target is None:
-            return Outcome(VERDICTS.get(verdict.kind, Action.OTHER if verdict.kind != "continue" else None),
-                           verdict.kind if verdict.kind != "continue" else None)
-        name = word(self.bind(target, path))
-        return Outcome(VERDICTS[verdict.kind], name)
+        if verdict.kind == "continue":  # on to the next rule, as if there were no verdict
+            return Outcome(None)
+        if verdict.target is None:
+            return Outcome(VERDICTS[verdict.kind], verdict.kind)
+        return Outcome(VERDICTS[verdict.kind], word(self.bind(verdict.target, path)))
 
     def _verdict_map(self, statement: VerdictMap, path: str, facts: RuleFacts) -> None:
         table = self.bind(statement.map, path)

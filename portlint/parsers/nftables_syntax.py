@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 from lark import Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -150,6 +150,7 @@ class ObjectSpec:
     table: str
     name: str | None
     span: Span
+    name_span: Span | None = None
 
 
 @dataclass(slots=True)
@@ -359,9 +360,6 @@ class Conntrack:
     span: Span
 
 
-Expr = Union[Token, Var, SetRef, SetLiteral, Element, Mapping, Range, Prefix, Concat, ListExpr,
-             MapLookup, Payload, Meta, Conntrack, Verdict, Node]
-
 
 def _tokens(children) -> list[Token]:
     return [c for c in children if isinstance(c, Token)]
@@ -420,7 +418,7 @@ class _ToSyntaxTree(Transformer):
 
     def chain_spec(self, children):
         table, name = children
-        return ObjectSpec(table.family, table.name, name.value, _join(table.span, token_span(name)))
+        return ObjectSpec(table.family, table.name, name.value, _join(table.span, token_span(name)), token_span(name))
 
     set_spec = flowtable_spec = obj_spec = chain_spec
 
@@ -526,7 +524,7 @@ class _ToSyntaxTree(Transformer):
         return SetLiteral(children[1], _children_span(children))
 
     def verdict_map_list(self, children):
-        return _flatten("verdict_map_list", children)
+        return _flatten(children)
 
     def vmap_element(self, children):
         key, verdict = _nodes(children)
@@ -539,7 +537,7 @@ class _ToSyntaxTree(Transformer):
                      token_span(op) if op else None)
 
     def flag_match(self, children):
-        match = self.match_stmt([c for c in children[:-1]])
+        match = self.match_stmt(children[:-1])
         match.flags = True
         return match
 
@@ -612,7 +610,7 @@ class _ToSyntaxTree(Transformer):
         return SetLiteral(items, _children_span(children))
 
     def set_list(self, children):
-        return _flatten("set_list", children)
+        return _flatten(children)
 
     def mapping(self, children):
         key, value = _nodes_or_tokens(children)
@@ -681,7 +679,7 @@ def _nodes_or_tokens(children) -> list:
 _OPERATOR_TOKENS = frozenset({"DOT", "COLON", "MINUS", "SLASH", "COMMA", "LBRACE", "RBRACE"})
 
 
-def _flatten(kind: str, children) -> list:
+def _flatten(children) -> list:
     """Left-recursive lists (`a, b, c`) without recursion: the left part is already a list."""
     head = children[0]
     items = head if isinstance(head, list) else [head]

@@ -228,8 +228,8 @@ class PortReader:
         return port
 
     def unknown_variable(self, var: Var, path: str) -> None:
-        self.report(UNRESOLVED_VARIABLE, f"unknown variable ${var.name}: no define gives it a value here; "
-                                         "the port is not checked", location(path, var.span))
+        self.report(UNRESOLVED_VARIABLE, f"unknown variable ${var.name}: no define gives it a value here, "
+                                         "so what it holds is not checked", location(path, var.span))
 
 
 def _number(text: str) -> int:
