@@ -44,6 +44,7 @@ from .nftables_syntax import (
     TableSpec,
     Undefine,
     parse,
+    span_of,
     token_span,
 )
 from .nftables_values import UNRESOLVED_VARIABLE, Bound, PortReader, Scope, location, unwrap, word
@@ -137,6 +138,8 @@ class _Ruleset:
         self.stack.pop()
 
     def include(self, item: Include, path: str, block: _Block) -> None:
+        from ..linter import read_text  # as the linted file is read: byte-order marks, line ends
+
         try:
             files = self.includes.resolve(item.path, path, tuple(self.stack))
         except IncludeError as exc:
@@ -144,11 +147,13 @@ class _Ruleset:
             return
         for file in files:
             try:
-                with open(file, encoding="utf-8") as handle:
-                    text = handle.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                self.report(INCLUDE_ERROR, f"included file {file} cannot be read: {exc}", location(path, item.span))
+                text, bad_byte = read_text(file)
+            except OSError as exc:
+                self.report(INCLUDE_ERROR, f"included file {file} cannot be read: {exc.strerror or exc}",
+                            location(path, item.span))
                 continue
+            if bad_byte:
+                self.document.diagnostics.append(bad_byte)
             self.read(text, file, block, os.path.realpath(file))
 
     # -- statements ----------------------------------------------------------------------------
@@ -156,31 +161,44 @@ class _Ruleset:
     def walk(self, items: list, path: str, block: _Block) -> None:
         policy_set = False
         for item in items:
-            if isinstance(item, Include):
-                self.include(item, path, block)
-            elif isinstance(item, Define):
-                self.define(item, path)
-            elif isinstance(item, Undefine):
-                self.scope.undefine(item.name)
-            elif isinstance(item, Command):
-                self.command(item, path)
-            elif isinstance(item, ChainDef) and block.table:
-                self.chain_block(block.table, self.chain(block.table, item.name, location(path, item.span)),
-                                 item.body, path)
-            elif isinstance(item, SetDef) and block.table:
-                body = "map_body" if item.is_map else "set_body"
-                self.walk(item.body, path, _Block(block.table, None, self.set(block.table, item.name), body))
-            elif isinstance(item, Hook) and block.chain:
-                self.hook(block.chain, item, path)
-            elif isinstance(item, Policy) and block.chain:
-                if policy_set:
-                    self.report(PARSE_ERROR, "you cannot set chain policy twice", location(path, item.span))
-                policy_set = True
-                self.policy(block.chain, item, path)
-            elif isinstance(item, Rule) and block.chain:
-                self.rule(item, path, block.table, block.chain)
-            elif isinstance(item, Elements) and block.set:
-                self.add_elements(block.set, item.value, path)
+            try:
+                policy_set = self.statement(item, path, block, policy_set)
+            except RecursionError:
+                span = span_of(item)
+                self.nested_too_deeply(location(path, span) if span else Location(path, 1))
+
+    def statement(self, item, path: str, block: _Block, policy_set: bool) -> bool:
+        """Run one statement of a block; whether the block has set its chain's policy."""
+        if isinstance(item, Include):
+            self.include(item, path, block)
+        elif isinstance(item, Define):
+            self.define(item, path)
+        elif isinstance(item, Undefine):
+            self.scope.undefine(item.name)
+        elif isinstance(item, Command):
+            self.command(item, path)
+        elif isinstance(item, ChainDef) and block.table:
+            self.chain_block(block.table, self.chain(block.table, item.name, location(path, item.span)),
+                             item.body, path)
+        elif isinstance(item, SetDef) and block.table:
+            body = "map_body" if item.is_map else "set_body"
+            self.walk(item.body, path, _Block(block.table, None, self.set(block.table, item.name), body))
+        elif isinstance(item, Hook) and block.chain:
+            self.hook(block.chain, item, path)
+        elif isinstance(item, Policy) and block.chain:
+            if policy_set:
+                self.report(PARSE_ERROR, "you cannot set chain policy twice", location(path, item.span))
+            self.policy(block.chain, item, path)
+            return True
+        elif isinstance(item, Rule) and block.chain:
+            self.rule(item, path, block.table, block.chain)
+        elif isinstance(item, Elements) and block.set:
+            self.add_elements(block.set, item.value, path)
+        return policy_set
+
+    def nested_too_deeply(self, where: Location) -> None:
+        self.report(PARSE_ERROR, "sets or expressions nested too deeply for portlint to read: the statement "
+                                 "is skipped", where)
 
     def define(self, item: Define, path: str) -> None:
         value = Bound(item.name, self.reader.bind(item.value, path), path, item.span)
@@ -326,7 +344,10 @@ class _Ruleset:
         document = self.document
         for record in self.rules:
             if not record.removed:
-                document.declarations.extend(self.declarations(record))
+                try:
+                    document.declarations.extend(self.declarations(record))
+                except RecursionError:
+                    self.nested_too_deeply(record.facts.location)
         for table in self.tables.values():
             for chain in table.chains.values():
                 if chain.location is not None:

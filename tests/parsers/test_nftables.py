@@ -522,3 +522,12 @@ def test_the_configured_project_root_bounds_includes(registry, project, tmp_path
     main.write_text('include "../secret.nft"\n')
     parser = registry.parsers["nftables"].with_options(ParseOptions(project_root=str(tmp_path)))
     assert parser.parse(main.read_text(), str(main)).diagnostics == []
+
+
+def test_hostile_nesting_is_reported_not_a_crash(parse):
+    deep = "{ " * 3000 + "22" + " }" * 3000
+    doc = parse(f"define ports = {deep}\nadd rule ip t c tcp dport {deep} accept\nadd rule ip t c udp dport 53 accept\n",
+                "nftables", "deep.nft")
+    assert codes(doc) == [("PL001", 1, 8), ("PL001", 2, 10)]
+    assert "nested too deeply" in doc.diagnostics[0].message
+    assert [ports(r) for r in doc.declarations] == [[(53, 53)]]
