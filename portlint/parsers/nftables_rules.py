@@ -58,6 +58,16 @@ _INTERFACES = {"iifname": "iif", "iif": "iif", "oifname": "oif", "oif": "oif"}
 _REJECT_FAMILIES = {"icmp": "ipv4", "icmpv6": "ipv6"}
 #: Statements that stop matching packets (rate limits, quotas, connection counts).
 _CONDITIONS = frozenset({"limit_stmt", "quota_stmt", "connlimit_stmt", "meter_stmt"})
+#: The transport protocols whose header nft matches with a dependency on the protocol, by the
+#: names and numbers `meta l4proto` accepts for them. A rule naming two of them is rejected.
+_TRANSPORT_NAMES = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "udplite": "udplite", "136": "udplite",
+                    "sctp": "sctp", "132": "sctp", "dccp": "dccp", "33": "dccp", "icmp": "icmp", "1": "icmp",
+                    "icmpv6": "icmpv6", "ipv6-icmp": "icmpv6", "58": "icmpv6", "igmp": "igmp", "2": "igmp",
+                    "esp": "esp", "50": "esp"}
+#: Headers after which nft no longer knows the transport protocol (they carry a next header).
+_NEXT_HEADERS = frozenset({"ah", "comp"})
+#: Header fields that are not a plain payload of their protocol (options, chunks).
+_NOT_PLAIN = frozenset({"option", "chunk"})
 
 
 @dataclass
@@ -136,7 +146,9 @@ class RuleReader:
 
     def read(self, rule: Rule, path: str, chain: str) -> RuleFacts:
         facts = RuleFacts(location(path, rule.span), comment=rule.comment)
+        protocols = _ProtocolContext(self, path)
         for statement in rule.statements:
+            protocols.statement(statement)
             self._statement(statement, path, chain, facts)
         return facts
 
@@ -384,6 +396,125 @@ class RuleReader:
             if meta.qualified and meta.key not in META_KEYS:
                 self.report(PARSE_ERROR, f"unknown meta key {meta.key!r}; known keys are "
                                          f"{one_of(sorted(META_KEYS))}", location(path, meta.span))
+
+
+class _ProtocolContext:
+    """The transport protocol nft knows a rule's packets have, statement by statement, as far as
+    it makes nft reject the rule: a header of one protocol matched after a match that names
+    another (``meta l4proto { tcp, udp } tcp dport 53``: "conflicting protocols specified"), and
+    a translation to a port, or tproxy, with no protocol matched before it ("transport protocol
+    mapping is only valid after transport protocol match"). Whatever portlint cannot tell (a
+    named set of protocols, an AH header, a protocol it does not know) ends the checks."""
+
+    def __init__(self, reader: RuleReader, path: str) -> None:
+        self.reader = reader
+        self.path = path
+        self.named: dict[str, str] = {}  # protocol -> the match that named it, as written
+        self.known = True  # False once the rule holds something that hides the protocol
+        self.matched = False  # any protocol match (nat, tproxy need one)
+
+    def bind(self, expr):
+        return bind(expr, self.reader.scope, lambda var: None)  # unknown variables: reported once elsewhere
+
+    def statement(self, statement) -> None:
+        if isinstance(statement, Match):
+            left = unwrap(self.bind(statement.left))
+            if _is_protocol_match(left):
+                if statement.op in (None, "==", "eq"):
+                    self._protocol_match(left, self.bind(statement.right), statement)
+                return
+            self._headers(left)
+        elif isinstance(statement, VerdictMap):
+            self._headers(self.bind(statement.key))
+        elif isinstance(statement, Nat):
+            self._translation(statement)
+        elif isinstance(statement, Node) and any(True for _ in _payloads(self.bind(statement.children), "")):
+            self.known = False  # a header read or written by some other statement
+            self.matched = True
+
+    def _protocol_match(self, left, right, match: Match) -> None:
+        self.matched = True
+        value = unwrap(right)
+        if not isinstance(value, (SetLiteral, Token)):
+            self.known = False  # a named set, a range, ...
+            return
+        text = self.reader.text(match, self.path)
+        for item in _items(value):
+            name = word(item)
+            protocol = _TRANSPORT_NAMES.get(name.lower()) if name is not None else None
+            if protocol is None:
+                self.known = False
+                return
+            self.named.setdefault(protocol, text)
+
+    def _headers(self, expr) -> None:
+        for payload, path in _payloads(expr, self.path):
+            protocol = payload.protocol
+            if protocol not in _TRANSPORT_NAMES.values() and protocol not in _NEXT_HEADERS:
+                continue  # th, ip, ether, raw payloads: no dependency on the transport protocol
+            self.matched = True
+            if payload.field in _NOT_PLAIN:
+                continue
+            others = [name for name in self.named if name != protocol]
+            if self.known and others:
+                header, earlier = self.reader.text(payload, path), self.named[others[0]]
+                hint = f" (`th {payload.field}` matches the port of either)" \
+                    if payload.field in DIRECTIONS and protocol in self.named else ""
+                self.reader.report(PARSE_ERROR, f"conflicting protocols: `{header}` reads the {protocol} header, but "
+                                                f"`{earlier}` before it names {others[0]}"
+                                                f"{' too' if protocol in self.named else ''}; nft rejects the "
+                                                f"rule{hint}",
+                                   location(path, payload.span))
+                self.known = False  # nft stops at the first error of the rule
+            if protocol in _NEXT_HEADERS:
+                self.known = False
+            else:
+                self.named.setdefault(protocol, self.reader.text(payload, path))
+
+    def _translation(self, nat: Nat) -> None:
+        address, port = unwrap(self.bind(nat.address)), self.bind(nat.port)
+        if isinstance(address, MapLookup):
+            self._headers(address.key)
+        if self.matched:
+            return
+        if nat.kind == "tproxy":
+            self.reader.report(PARSE_ERROR, "tproxy needs a transport protocol match before it "
+                                            "(`meta l4proto tcp`, `tcp dport 80`); nft rejects the rule",
+                               location(self.path, nat.span))
+            return
+        where = span_of(port) if port is not None else \
+            span_of(address) if nat.port_map or _maps_to_ports(address) else None
+        if where is not None:
+            self.reader.report(PARSE_ERROR, f"a {nat.kind} to a port needs a transport protocol match before it "
+                                            "(`meta l4proto tcp`, `tcp dport 80`; `th dport` is not one); nft "
+                                            "rejects the rule", location(self.path, where))
+
+
+def _payloads(expr, path: str):
+    """The header fields an expression reads, in order, each with the file it is written in."""
+    expr_path = path
+    if isinstance(expr, Bound):
+        expr, expr_path = expr.value, expr.path
+    if isinstance(expr, Payload):
+        yield expr, expr_path
+    elif isinstance(expr, list):
+        for item in expr:
+            yield from _payloads(item, expr_path)
+    elif isinstance(expr, Concat):
+        yield from _payloads(expr.parts, expr_path)
+    elif isinstance(expr, MapLookup):
+        yield from _payloads(expr.key, expr_path)
+    elif isinstance(expr, Node):
+        yield from _payloads(expr.children, expr_path)
+
+
+def _maps_to_ports(address) -> bool:
+    """Whether a translation's map gives addresses with ports (`... map { a : b . 80 }`)."""
+    if not isinstance(address, MapLookup):
+        return False
+    table = unwrap(address.map)
+    return isinstance(table, SetLiteral) and any(
+        isinstance(item, Mapping) and isinstance(unwrap(item.value), Concat) for item in map(unwrap, table.items))
 
 
 def _port_field(expr) -> tuple[str | None, str] | None:

@@ -250,6 +250,7 @@ class Nat:
     port: Any = None
     span: Span | None = None
     family: str | None = None  # `dnat ip6 to ...`: only packets of that family
+    port_map: bool = False  # `dnat ip addr . port to ...`: the address maps to address and port
 
 
 @dataclass(slots=True)
@@ -557,6 +558,8 @@ class _ToSyntaxTree(Transformer):
         for child in children:
             if isinstance(child, _NatPart):
                 setattr(nat, child.role, child.value)
+            elif isinstance(child, Token) and child.value == "port":
+                nat.port_map = True
         return nat
 
     def nat_addr(self, children):

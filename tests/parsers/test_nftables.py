@@ -401,6 +401,34 @@ def test_ports_nft_rejects(parse, rule, code, column, message):
     assert message in diagnostic.message
 
 
+@pytest.mark.parametrize("rule,column,message", [
+    ("meta l4proto { tcp, udp } tcp dport 53 accept", 27,
+     "`tcp dport` reads the tcp header, but `meta l4proto { tcp, udp }` before it names udp too; nft rejects the "
+     "rule (`th dport` matches the port of either)"),
+    ("tcp dport 22 udp dport 22 accept", 14, "`udp dport` reads the udp header, but `tcp dport` before it names tcp"),
+    ("th dport 80 redirect to :8080", 26, "a redirect to a port needs a transport protocol match before it"),
+    ("tproxy ip to :3128", 1, "tproxy needs a transport protocol match before it"),
+])
+def test_protocols_nft_rejects_together(parse, rule, column, message):
+    doc = nft(parse, chain(rule + "\n"))
+    (diagnostic,) = doc.diagnostics
+    assert (diagnostic.code, diagnostic.location.line, diagnostic.location.column) == ("PL001", 4, column)
+    assert message in diagnostic.message
+
+
+@pytest.mark.parametrize("rule", [
+    "meta l4proto { tcp, udp } th dport 53 accept",
+    "meta l4proto tcp tcp dport 22 accept",
+    "meta l4proto != udp tcp dport 22 accept",
+    "meta l4proto gre tcp dport 22 accept",  # nft rejects it; portlint does not know gre's header
+    "ah spi 1 tcp dport 22 accept",  # nft 1.0.6 fails an assertion here
+    "meta l4proto { tcp, udp } redirect to :8080",
+    "dnat ip to 10.0.0.1",
+])
+def test_protocols_left_alone(parse, rule):
+    assert nft(parse, chain(rule + "\n")).diagnostics == []
+
+
 def test_a_service_name_resolves_for_any_protocol_as_in_nft(parse):
     (rule,) = nft(parse, chain("tcp dport syslog accept\n")).declarations  # syslog is 514/udp only
     assert ports(rule) == [(514, 514)]

@@ -2,8 +2,8 @@
 
 On hand-written invalid rulesets, nft and portlint must agree that the file is rejected and on
 the line of the first error; on valid ones, that it is accepted. Only errors that do not depend
-on the machine are used (no interfaces, no kernel modules): syntax errors, and the port values
-nft refuses. Skipped where nft is missing or cannot run (it needs CAP_NET_ADMIN even to check).
+on the machine are used (no interfaces, no kernel modules): syntax errors, the port values nft
+refuses, and rules whose protocols nft finds in conflict. Skipped where nft is missing or cannot run (it needs CAP_NET_ADMIN even to check).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 _ERROR = re.compile(r"^[^:\n]+:(\d+):\d+-\d+: Error: ", re.M)
+_ERROR_AT = re.compile(r"^[^:\n]+:(\d+):(\d+)-\d+: Error: ", re.M)
 _HEAD = "table inet t {\n\tchain c {\n\t\ttype filter hook input priority 0; policy drop;\n"
 _TAIL = "\t}\n}\n"
 
@@ -87,6 +88,58 @@ PORT_ERRORS = {
     "bad element among good": _rules("tcp dport { 22, 70000, 443 } accept"),
 }
 
+_NAT_HEAD = "table ip t {\n\tchain c {\n\t\ttype nat hook prerouting priority 0;\n"
+
+
+def _nat(line: str) -> str:
+    return _NAT_HEAD + f"\t\t{line}\n" + _TAIL
+
+
+#: Rules nft rejects for their protocols: a header of one after a match naming another, a
+#: translation to a port or tproxy with no protocol matched first. Line and column must agree.
+PROTOCOL_ERRORS = {
+    "protocol set then a tcp port": _rules("meta l4proto { tcp, udp } tcp dport 53 accept"),
+    "protocol numbers then a tcp port": _rules("meta l4proto { 6, 17 } tcp dport 53 accept"),
+    "variable protocol set": "define p = { tcp, udp }\n" + _rules("meta l4proto $p tcp dport 53 accept"),
+    "ip protocol then another": _rules("ip protocol udp tcp dport 53 accept"),
+    "ip6 nexthdr set": _rules("ip6 nexthdr { tcp, udp } udp dport 53 accept"),
+    "two port protocols": _rules("tcp dport 22 udp dport 22 accept"),
+    "after th": _rules("meta l4proto tcp th dport 22 udp dport 2 accept"),
+    "icmp then tcp": _rules("icmp type echo-request tcp dport 22 accept"),
+    "tcp then ah": _rules("tcp dport 22 ah spi 1 accept"),
+    "verdict map key then another": _rules("tcp dport vmap { 22 : accept } udp dport 2"),
+    "concatenation then another": _rules("ip saddr . tcp dport { 1.1.1.1 . 22 } udp dport 3 accept"),
+    "flags then a port": _rules("tcp flags & (syn | ack) == syn udp dport 3 accept"),
+    "dnat to a port without protocol": _nat("dnat to 1.1.1.1:80"),
+    "dnat after th only": _nat("th dport 20 dnat to 1.1.1.1:80"),
+    "redirect to a port": _nat("redirect to :80"),
+    "masquerade to ports": "table ip t {\n\tchain c {\n\t\ttype nat hook postrouting priority 0;\n"
+                           "\t\tmasquerade to :1024-2000\n" + _TAIL,
+    "dnat map to address and port": _nat("dnat to ip saddr map { 1.1.1.1 : 2.2.2.2 . 80 }"),
+    "dnat addr . port": _nat("dnat ip addr . port to ip saddr map { 1.1.1.1 : 2.2.2.2 . 80 }"),
+    "dnat map keyed by th": _nat("dnat to ip saddr . th dport map { 10.0.0.4 . 20 : 192.168.2.3 . 80 }"),
+    "negated protocol is no match": _nat("meta l4proto != tcp dnat to 1.1.1.1:80"),
+}
+
+#: Rules like those that nft accepts: portlint must not report them.
+PROTOCOL_ACCEPTED = {
+    "one-element set": _rules("meta l4proto { tcp } tcp dport 20 accept"),
+    "negated protocol": _rules("meta l4proto != udp tcp dport 20 accept"),
+    "protocol names in capitals": _rules("meta l4proto TCP tcp dport 2 accept"),
+    "protocol after the port": _rules("tcp dport 20 meta l4proto udp accept"),
+    "th after a set": _rules("meta l4proto { tcp, udp } th dport 53 accept"),
+    "tcp option after udp": _rules("udp dport 22 tcp option maxseg size 3 accept"),
+    "icmpv6 by its other name": _rules("meta l4proto ipv6-icmp icmpv6 type echo-request accept"),
+    "named protocol set": "table inet t {\n\tset s {\n\t\ttype inet_proto\n\t\telements = { tcp, udp }\n\t}\n"
+                          "\tchain c {\n\t\tmeta l4proto @s tcp dport 22 accept\n\t}\n}\n",
+    "dnat after a protocol set": _nat("meta l4proto { tcp, udp } dnat to 1.1.1.1:80"),
+    "dnat after icmp": _nat("icmp type echo-request dnat to 1.1.1.1:80"),
+    "dnat map keyed by a tcp port": _nat("dnat to tcp dport map { 22 : 1.1.1.1 . 80 }"),
+    "dnat to an address": _nat("dnat to 1.1.1.1"),
+    "dnat map to addresses": _nat("dnat to ip saddr map { 1.1.1.1 : 2.2.2.2 }"),
+    "masquerade": "table ip t {\n\tchain c {\n\t\ttype nat hook postrouting priority 0;\n\t\tmasquerade\n" + _TAIL,
+}
+
 VALID = {
     "rich ruleset": Path(__file__).with_name("data") / "nftables_valid.nft",
 }
@@ -135,6 +188,26 @@ def test_nft_and_portlint_reject_the_same_port(nft, parse, name):
     assert rejected and line is not None, f"nft accepts it: {name}"
     first = _first_error(parse(text, "nftables", "ruleset.nft"), ("PL001", "PL002", "PL003"))
     assert first is not None and first.location.line == line, f"nft: {stderr}\nportlint: {first}"
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOL_ERRORS))
+def test_nft_and_portlint_reject_the_same_protocol_conflict(nft, parse, name):
+    text = PROTOCOL_ERRORS[name]
+    rejected, line, stderr = nft(text)
+    assert rejected and line is not None, f"nft accepts it: {name}"
+    column = int(_ERROR_AT.search(stderr).group(2))
+    first = _first_error(parse(text, "nftables", "ruleset.nft"), ("PL001",))
+    assert first is not None, f"portlint accepts what nft rejects: {stderr}"
+    assert (first.location.line, first.location.column) == (line, column), f"nft: {stderr}\nportlint: {first}"
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOL_ACCEPTED))
+def test_nft_and_portlint_accept_the_same_protocols(nft, parse, name):
+    text = PROTOCOL_ACCEPTED[name]
+    rejected, _, stderr = nft(text)
+    assert not rejected, stderr
+    doc = parse(text, "nftables", "ruleset.nft")
+    assert [d for d in doc.diagnostics if d.code == "PL001"] == []
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
