@@ -228,7 +228,7 @@ class SaveReader:
         name = word.text[1:]
         if self.table is not None:
             self.error(word, f"COMMIT expected before {word.text}: table {self.table.name} is still open")
-            self.on_commit(words)
+            self.uncommitted()
         if name not in BUILTIN_CHAINS:
             self.error(word, f"unknown table {name!r}: expected one of {', '.join(BUILTIN_CHAINS)}")
         self.table = self.open_table(name, word)
@@ -263,7 +263,10 @@ class SaveReader:
             words = words[1:]
         table = self.current_table(words[0])
         if table is not None:
-            self.ruleset.apply(table, words)
+            self.apply(table, words)
+
+    def apply(self, table: Table, words: list[Word]) -> None:
+        self.ruleset.apply(table, words)
 
     def current_table(self, word: Word) -> Table | None:
         if self.table is None:
@@ -274,7 +277,12 @@ class SaveReader:
         if self.table is not None:
             word = Word("", last_line, 1, 1)
             self.error(word, f"COMMIT expected: table {self.table.name} (opened at line {self.table.word.line}) is never committed")
-            self.on_commit([word])
+            self.uncommitted()
+
+    def uncommitted(self) -> None:
+        """A table that is never committed: a dump is still linted as far as it goes."""
+        table, self.table = self.table, None
+        self.commit(table)
 
 
 class IptablesParser(Parser):
