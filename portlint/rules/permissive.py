@@ -42,7 +42,7 @@ class AcceptAllTraffic(Rule):
             )
             if unrestricted:
                 yield self.finding(rule.location, f"every packet is accepted on {rule.chain}: restrict the rule "
-                                                  "(protocol, port, source, interface or state) or remove it")
+                                                  "(protocol, port, source, interface or state) or remove it", rule)
 
 
 class SourcePortTrust(Rule):
@@ -64,7 +64,7 @@ class SourcePortTrust(Rule):
                 yield self.finding(rule.sport.location or rule.location,
                                    f"{neg}{ports}/{rule.protocol or 'any'} accepted on {rule.chain} with no "
                                    "destination port or state: the sender picks its source port, so every port "
-                                   "is reachable; match ESTABLISHED,RELATED replies instead")
+                                   "is reachable; match ESTABLISHED,RELATED replies instead", rule)
 
 
 @hookimpl
