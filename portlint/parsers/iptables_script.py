@@ -13,7 +13,7 @@ import re
 from ..hookspecs import hookimpl
 from ..model import Diagnostic, Document, Location
 from . import Parser
-from .common import PARSE_ERROR, Word
+from .common import Word
 from .iptables import BUILTIN_CHAINS, PendingRule, Ruleset, SaveReader, Table, statements
 from .shell_eval import Command, Evaluator
 from .shell_syntax import parse_script
@@ -46,7 +46,7 @@ PORT_OPTIONS = frozenset({"-p", "--protocol", "--dport", "--sport", "--destinati
                           "--dports", "--sports", "--destination-ports", "--source-ports", "--ports",
                           "--to-destination", "--to-ports", "--on-port"})
 RESTORE_FLAGS = frozenset({"-n", "--noflush", "-c", "--counters", "-v", "--verbose", "-w", "--wait"})
-_CALLS = re.compile(r"(?<![\w.])ip6?tables(?:-legacy|-nft)?(?:-restore)?(?![\w.]|-(?:save|apply|translate))")
+_CALLS = re.compile(r"(?<![\w.])ip6?tables(?:-legacy|-nft)?(?:-restore)?(?![\w./]|-(?:save|apply|translate))")
 _COMMAND_LINE = re.compile(
     r"^\s*(?:sudo\s+(?:-\S+\s+)*)?(?:\S*/)?ip6?tables(?:-legacy|-nft)?(?:-restore)?(?:\s|$)", re.M)
 _SHELL_SHEBANG = re.compile(r"#!\s*(?:\S*/)?(?:env\s+(?:-\S+\s+)*)?(?:ba|da|k|mk|z|a)?sh\b")
@@ -146,7 +146,7 @@ class Firewall:
         table = self.table(family, table_name, action)
         chain = args[0] if args and args[0].kind != "OPTION" else None
         if kind in ("append", "insert", "check", "delete"):
-            return self.rule_command(command, table, kind, action, chain, args[1:] + words[:position])
+            return self.rule_command(command, table, kind, action, chain, words[:position], args[1:])
         if kind == "new":
             if chain is None or chain.text in table.chains:
                 return False
@@ -165,12 +165,14 @@ class Firewall:
         return True
 
     def rule_command(self, command: Command, table: Table, kind: str, action: Word, chain: Word | None,
-                     args: list[Word]) -> bool | None:
+                     before: list[Word], after: list[Word]) -> bool | None:
+        """-A, -I, -C and -D: the rule is the options before the command and after its chain
+        (and rule number), in their order."""
         if chain is None:
             self.ruleset.error(action, f"{action.text} needs a chain name")
             return False
-        number = args[0] if kind in ("insert", "delete") and args and args[0].text.isdigit() else None
-        spec = args[1:] if number is not None else args
+        number = after[0] if kind in ("insert", "delete") and after and after[0].text.isdigit() else None
+        spec = before + (after[1:] if number is not None else after)
         key = (table.family, table.name, chain.text, tuple(w.text for w in spec))
         if kind == "check":
             return bool(self.added.get(key))

@@ -14,7 +14,6 @@ False, None for unknown) is the command's exit status.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -24,15 +23,15 @@ from lark import Token, Tree
 from ..model import Diagnostic, Location
 from .common import PARSE_ERROR
 from .shell_syntax import Heredoc
-from .shell_values import Array, Field, HereDocument, Origin, Scalar, Segment, Span, Unknown, Value, Variable
+from .shell_values import Array, Field, HereDocument, Origin, Scalar, Segment, Unknown, Value, Variable
 from .shell_words import Expander, first_token
 
 #: Commands that run the command that follows them (their own options are skipped).
 WRAPPERS = {"sudo": "ugpCDrtUTh", "doas": "uC", "command": "", "exec": "a", "env": "uCS", "nice": "n",
             "nohup": "", "time": "", "timeout": "ks", "stdbuf": "ioe"}
 DECLARATIONS = ("export", "readonly", "declare", "typeset", "local")
-MAX_CALL_DEPTH = 64
-MAX_COMMANDS = 500_000
+MAX_CALL_DEPTH = 16
+MAX_COMMANDS = 200_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TEST_UNARY = {"-z", "-n"}
 _TEST_FILES = {"-a", "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-k", "-p", "-r", "-s", "-t", "-u",
@@ -95,6 +94,7 @@ class Evaluator:
         self.state = _State()
         self.certain = True
         self.depth = 0
+        self.calling: set[str] = set()  # the functions being run
         self.commands = 0
         self.diagnostics: list[Diagnostic] = []
         self.expander = Expander(text, self)
@@ -131,8 +131,8 @@ class Evaluator:
         self._prepare(tree)
         try:
             self.sequence(tree.children)
-        except (_Exit, _Return, _LoopControl):
-            pass
+        except (_Exit, _Return, _LoopControl, RecursionError):
+            pass  # the script ends here (or nests deeper than portlint follows)
 
     def _prepare(self, tree: Tree) -> None:
         """Pair every ``<<`` with its body (they come in the same order) and note the names the
@@ -167,8 +167,9 @@ class Evaluator:
         return status
 
     def command(self, node: Tree, stdin: HereDocument | None = None) -> bool | None:
-        handler = getattr(self, "on_" + node.data)
-        return handler(node) if stdin is None else handler(node, stdin)
+        if node.data == "simple_command":
+            return self.on_simple_command(node, stdin)
+        return getattr(self, "on_" + node.data)(node)
 
     def on_body(self, node: Tree) -> bool | None:
         return self.sequence(node.children)
@@ -195,7 +196,7 @@ class Evaluator:
         status, piped = None, None
         for item in node.children:
             if isinstance(item, Tree) and item.data != "heredoc":
-                status = self.subshell(lambda: self.command(item, piped) if piped else self.command(item))
+                status = self.subshell(lambda: self.command(item, piped))
                 piped = self.output(item)
         return status
 
@@ -454,7 +455,8 @@ class Evaluator:
         return status
 
     def call(self, name: str, fields: list[Field]) -> bool | None:
-        if self.depth >= MAX_CALL_DEPTH:
+        """Run a function with these arguments (a recursive call is not followed)."""
+        if self.depth >= MAX_CALL_DEPTH or name in self.calling:
             return None
         line = fields[0].span.line
         context = f"the call to {name} at line {line}"
@@ -465,11 +467,13 @@ class Evaluator:
         ]
         self.state.frames.append(_Frame(arguments))
         self.depth += 1
+        self.calling.add(name)
         try:
             return self.command(self.state.functions[name])
         except _Return as returned:
             return returned.status
         finally:
+            self.calling.discard(name)
             self.depth -= 1
             self.state.frames.pop()
 

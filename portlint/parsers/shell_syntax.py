@@ -16,7 +16,7 @@ from .common import PARSE_ERROR, grammar, lark_error
 
 #: Terminals that start a part of a word, and that end one (``$(`` starts, its ``)`` ends).
 PART_STARTS = frozenset({"LITERAL", "ESCAPE", "SQUOTED", "ANSI_C", "DQUOTE", "VAR", "PARAM", "ARITH",
-                         "CMD_OPEN", "BACKTICK", "DOLLAR"})
+                         "CMD_OPEN", "PROCESS_OPEN", "BACKTICK", "DOLLAR"})
 PART_ENDS = frozenset({"LITERAL", "ESCAPE", "SQUOTED", "ANSI_C", "DQUOTE", "VAR", "PARAM", "ARITH",
                        "BACKTICK", "DOLLAR", "ASSIGN"})
 #: Contexts in which parts always join, so no _GLUE is needed (or wanted) between them.
@@ -24,6 +24,7 @@ _JOINED = ("dq", "heredoc")
 #: Tokens that open a construct the end of the file can leave open, and what closes it.
 OPENERS = {
     "DQUOTE": ("a double-quoted string", "'\"'"), "CMD_OPEN": ("a $( command substitution", "')'"),
+    "PROCESS_OPEN": ("a process substitution", "')'"),
     "LPAR": ("a '('", "')'"), "LBRACE": ("a '{' group", "'}'"), "FOR": ("a for loop", "'done'"),
     "WHILE": ("a while loop", "'done'"), "UNTIL": ("an until loop", "'done'"), "IF": ("an if", "'fi'"),
     "CASE": ("a case", "'esac'"), "_COND_OPEN": ("a [[ condition", "']]'"),
@@ -118,7 +119,7 @@ class _TokenStream:
                 self.contexts.pop()
                 return token.end_pos
             self.contexts.append("dq")
-        elif kind == "CMD_OPEN":
+        elif kind in ("CMD_OPEN", "PROCESS_OPEN"):
             self.contexts.append("cmd")
         elif kind == "LPAR":
             self.contexts.append("paren")

@@ -11,6 +11,7 @@ import ast
 import fnmatch
 import operator
 import re
+import warnings
 from typing import Protocol
 
 from lark import Token, Tree
@@ -22,6 +23,7 @@ _PARAM = re.compile(
     r"(?P<op>:?[-=+?]|##?|%%?|//?|:|\^\^?|,,?)?(?P<arg>.*)", re.S)
 _SIMPLE_REFERENCE = re.compile(r"\$(?:\{(?P<braced>[^{}]*)\}|(?P<name>[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-]))")
 _ARITH_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9]+)\}?|\b([A-Za-z_][A-Za-z0-9_]*)\b")
+_ARITH_TEXT = re.compile(r"[0-9\s()+\-*/%<>&|^~]*")
 _ARITH_ASSIGNS = re.compile(r"(?<![=!<>])=(?!=)|\+\+|--|[-+*/%&|^]=|<<=|>>=")
 _BRACE_LIST = re.compile(r"\{([^{}]*,[^{}]*)\}")
 _BRACE_RANGE = re.compile(r"\{(-?[0-9]+)\.\.(-?[0-9]+)(?:\.\.(-?[0-9]+))?\}")
@@ -30,6 +32,7 @@ _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\+?=")
 #: Commands whose output portlint knows: the path of a program, and echo.
 _LOCATORS = {("which",), ("command", "-v"), ("type", "-p"), ("type", "-P")}
 MAX_BRACE_ITEMS = 4096
+MAX_VALUE_LENGTH = 1 << 16  # longer values (a variable doubled in a loop) are not followed
 _ANSI_C = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b",
            "E": "\x1b", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 _ARITH_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -78,6 +81,8 @@ class _Fields:
         if self.started:
             span = self.pieces[0] if len(self.pieces) == 1 and self.pieces[0] is not None else self.span
             text = self.source if self.unknown else "".join(self.text)
+            if len(text) > MAX_VALUE_LENGTH:
+                self.unknown, text = f"a value longer than {MAX_VALUE_LENGTH} characters", self.source
             self.fields.append(Field(text, span, self.source, tuple(self.origins), self.unknown))
         self._reset()
 
@@ -137,7 +142,7 @@ class Expander:
         command substitution it ends with (the grammar keeps no closing parenthesis)."""
         closing = 0
         while isinstance(tree, Tree):
-            closing += tree.data == "command_substitution"
+            closing += tree.data in ("command_substitution", "process_substitution")
             tree = tree.children[-1]
         end = tree.end_pos
         for _ in range(closing):
@@ -183,8 +188,11 @@ class Expander:
         if isinstance(part, Tree):
             if part.data == "dquoted":
                 self.dquoted(part, out)
-            else:  # command_substitution
+            elif part.data == "command_substitution":
                 out.value(self.substitution(part), quoted)
+            else:  # process_substitution: the path of a pipe
+                out.value(Unknown(f"the process substitution {_short(self.source(part))} (line {part.children[0].line})"),
+                          quoted)
             return
         kind, value = part.type, part.value
         if kind in ("LITERAL", "DQ_TEXT", "HD_TEXT", "HD_RAW"):
@@ -392,8 +400,14 @@ class Expander:
             return f"({value.text.strip()})"
 
         try:
-            result = _arith(ast.parse(_ARITH_NAME.sub(substitute, expression).replace("/", "//"), mode="eval").body)
-        except (ValueError, SyntaxError, ZeroDivisionError, TypeError, OverflowError):
+            integers = _ARITH_NAME.sub(substitute, expression)
+            if not _ARITH_TEXT.fullmatch(integers):
+                return unknown
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(integers.replace("/", "//"), mode="eval")
+            result = _arith(tree.body)
+        except (ValueError, SyntaxError, ZeroDivisionError, TypeError, OverflowError, RecursionError):
             return unknown
         return Value(str(result), tuple(origins))
 
@@ -465,14 +479,22 @@ def _trim(text: str, pattern: str, op: str) -> str:
 
 
 def _arith(node: ast.AST) -> int:
+    """Integer arithmetic on 64-bit values, as the shell's (anything larger is not evaluated)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, int):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
+        value = node.value
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
         value = _arith(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value if isinstance(node.op, ast.UAdd) else ~value
-    if isinstance(node, ast.BinOp) and type(node.op) in _ARITH_OPERATORS:
-        return _ARITH_OPERATORS[type(node.op)](_arith(node.left), _arith(node.right))
-    raise ValueError("not integer arithmetic")
+        value = -value if isinstance(node.op, ast.USub) else value if isinstance(node.op, ast.UAdd) else ~value
+    elif isinstance(node, ast.BinOp) and type(node.op) in _ARITH_OPERATORS:
+        left, right = _arith(node.left), _arith(node.right)
+        if isinstance(node.op, (ast.Pow, ast.LShift)) and not 0 <= right < 64:
+            raise OverflowError("exponent or shift out of range")
+        value = _ARITH_OPERATORS[type(node.op)](left, right)
+    else:
+        raise ValueError("not integer arithmetic")
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise OverflowError("beyond 64 bits")
+    return value
 
 
 def ansi_c(text: str) -> str:
