@@ -159,15 +159,20 @@ def parse_script(text: str, path: str) -> tuple[Tree | None, list[Diagnostic]]:
     if lines[-1]:
         lines.append("")  # a delimiter on the last line still ends its here-document
     errors: list[Diagnostic] = []
+    blanked: list[int] = []
     for _ in range(MAX_ERRORS):
         try:
             return parser.parse("\n".join(lines)), errors
         except UnexpectedInput as exc:
             error, line = _blame(exc, path)
-            errors.append(error)
+            # A construct left open because its closing line was blanked is no new error.
+            if not (error.message.endswith("before the end of the file") and line is not None
+                    and any(b > line for b in blanked)):
+                errors.append(error)
             if line is None or not lines[line - 1].strip():
                 return None, errors
             lines[line - 1] = ""
+            blanked.append(line)
     return None, errors
 
 
