@@ -10,9 +10,11 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from typing import TextIO
 
 from . import __version__
+from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -26,14 +28,19 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="read every file as this format instead of detecting it (e.g. iptables)")
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="the name to report (and detect the format by) for standard input")
+    parser.add_argument("--skip-unknown", action="store_true",
+                        help="skip files named on the command line (and standard input) that are of no format "
+                             "portlint reads, as it skips them in folders; for pre-commit and editors")
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
     parser.add_argument("--env-from-environment", action="store_true",
                         help="let compose interpolation read the process environment (besides .env files)")
+    parser.add_argument("--config", metavar="PATH", help="read this configuration file (skips the search)")
+    parser.add_argument("--isolated", action="store_true", help="read no configuration file")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
 def _add_ephemeral_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ephemeral-range", default="iana", metavar="PRESET|LO-HI",
+    parser.add_argument("--ephemeral-range", metavar="PRESET|LO-HI",
                         help="the ephemeral port range: iana (49152-65535, default), linux (32768-60999), "
                              "windows, windows-legacy, freebsd, macos, or LO-HI")
 
@@ -52,12 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ephemeral_option(check)
     check.add_argument("--select", action="append", metavar="RULES",
                        help="rules to run: codes, code prefixes, names or ALL (comma-separated; repeatable)")
+    check.add_argument("--extend-select", action="append", metavar="RULES",
+                       help="rules to run besides the selected ones (same forms)")
     check.add_argument("--ignore", action="append", metavar="RULES", help="rules not to run (same forms)")
     check.add_argument("--output-format", default="text", metavar="NAME",
-                       help="text (default), json, or a format a plugin adds")
-    check.add_argument("--fail-on", default="warning", choices=("error", "warning", "info"),
+                       help="text (default), json, json-lines, sarif, github, gitlab, junit, or a format a plugin adds")
+    check.add_argument("--fail-on", choices=("error", "warning", "info"),
                        help="the lowest severity that makes the run fail (default: warning)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings fail the run")
+    check.add_argument("--statistics", action="store_true", help="print the number of findings per rule instead")
+    check.add_argument("--quiet", "-q", action="store_true", help="print the findings only, no summary")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour the text output (auto: when writing to a terminal and NO_COLOR is unset)")
+    check.add_argument("--baseline", metavar="FILE", help="report only findings that are not in this baseline")
+    check.add_argument("--write-baseline", metavar="FILE",
+                       help="write every current finding to FILE as the baseline, and exit 0")
 
     ports = sub.add_parser("ports", help="print every port declaration portlint understood")
     _add_input_options(ports)
@@ -103,7 +119,10 @@ class _Output:
             self.stream.close()
 
 
-def _use_color(stream: TextIO) -> bool:
+def _use_color(stream: TextIO, choice: str = "auto") -> bool:
+    """``--color``; with auto, NO_COLOR turns colour off and FORCE_COLOR on (no-color.org)."""
+    if choice != "auto":
+        return choice == "always"
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
@@ -153,44 +172,119 @@ def _ephemeral(text: str, catalog):
         raise UsageError(f"--ephemeral-range: {exc}") from None
 
 
-def _setup(args, select: list[str] | None = None, ignore: list[str] | None = None):
-    """The registry and a linter for ``args``; ``select``/``ignore`` as ``--select``/``--ignore``."""
-    from .catalog import load
+def _config(args, registry):
+    """The run's configuration: ``--config``, else the nearest file above the paths; none with
+    ``--isolated``."""
+    from pathlib import Path
+
+    from .config import Config, ConfigError, discover, load
+
+    if args.isolated:
+        return Config()
+    path = Path(args.config) if args.config else discover(args.paths)
+    if path is None:
+        return Config()
+    keys = {key: rule for rule in registry.rules.values() for key in (rule.code, rule.name)}
+    try:
+        return load(path, keys)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _setup(args, select: list[str] | None = None, ignore: list[str] | None = None,
+           extend_select: list[str] | None = None):
+    """The registry, configuration and linter of a run: the command line wins over the
+    configuration file (``--select`` replaces ``select``; ignores and extensions add up)."""
+    from .catalog import ASSIGNED, CatalogEntry, load
     from .parsers import ParseOptions
     from .plugins import load_registry
     from .rules import Settings
 
     registry = load_registry()
+    config = _config(args, registry)
     catalog = load()
-    if registry.catalog_entries:
-        catalog.add(registry.catalog_entries)
-    settings = Settings()
-    if getattr(args, "ephemeral_range", None):
-        settings = Settings(ephemeral_range=_ephemeral(args.ephemeral_range, catalog))
-    selection = Selection(registry.rules.values(), select, ignore)
-    parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {})
-    linter = Linter(registry, catalog, settings, selection, debug=args.debug, parse_options=parse_options)
+    site = [CatalogEntry(s.ports.start, s.ports.end, s.protocol, "site", ASSIGNED, s.name, s.description)
+            for s in config.catalog]
+    if registry.catalog_entries or site:
+        catalog.add(registry.catalog_entries + site)
+    settings = Settings(
+        ephemeral_range=_ephemeral(getattr(args, "ephemeral_range", None) or config.ephemeral_range, catalog),
+        rule_options=config.rules,
+        allowed=tuple((a.ports, a.protocol) for a in config.allow),
+    )
+    selection = Selection(registry.rules.values(), select if select else config.select,
+                          config.ignore + (ignore or []), config.extend_select + (extend_select or []))
+    parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {},
+                                 project_root=str(config.project_root) if config.project_root else None)
+    per_file = [(_relative_glob(glob, config), codes) for glob, codes in config.per_file_ignores.items()]
+    linter = Linter(registry, catalog, settings, selection, debug=args.debug, parse_options=parse_options,
+                    severities=config.severity, per_file_ignores=per_file)
     if args.input_format and args.input_format not in registry.parsers:
         raise UsageError(f"--format {args.input_format!r}: known formats are {', '.join(sorted(registry.parsers))}")
-    return registry, linter
+    return registry, config, linter
 
 
-def _lint(args, linter: Linter, visit=None) -> Report:
+@dataclass(frozen=True)
+class CheckSetup:
+    """What ``portlint check`` lints with, for tools that choose the files themselves (the
+    pytest plugin): the linter, the configuration's exclude globs, the severity that fails."""
+
+    linter: Linter
+    exclude: list[str]
+    fail_on: Severity
+
+    def excludes(self, path: str) -> bool:
+        return _excluded(path, self.exclude)
+
+    def fails(self, findings) -> bool:
+        return any(f.severity >= self.fail_on for f in findings)
+
+
+def check_setup(argv: list[str]) -> CheckSetup:
+    """The setup of ``portlint check ARGV``: the configuration file is searched from the paths
+    in ARGV, as the command does. Raises :class:`UsageError` for a bad configuration."""
+    args = build_parser().parse_args(["check", *argv])
+    _, config, linter = _setup(args, _split(args.select), _split(args.ignore), _split(args.extend_select))
+    return CheckSetup(linter, [_relative_glob(g, config) for g in config.exclude], _fail_on(args, config))
+
+
+def _fail_on(args, config) -> Severity:
+    return Severity.parse(args.fail_on) if args.fail_on else config.fail_on
+
+
+def _relative_glob(glob: str, config) -> str:
+    """Globs in a configuration file are relative to its folder."""
+    if config.root is None or glob.startswith(("/", "*")):
+        return glob
+    return str(config.root / glob)
+
+
+def _excluded(path: str, patterns: list[str]) -> bool:
+    from .linter import _path_matches
+
+    absolute = os.path.abspath(path)
+    return any(_path_matches(absolute, p) or _path_matches(path, p) for p in patterns)
+
+
+def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) -> Report:
     """Read the paths (and standard input) and lint them; unreadable paths are problems."""
     from .discovery import walk
 
     if not args.paths:
         raise UsageError(f"no paths given: portlint {args.command} PATH... (use - for standard input)")
-    report = Report()
+    report = linter.new_report()
     candidates, problems = walk([p for p in args.paths if p != "-"])
     report.problems.extend(problems)
-    linter.run(linter.select_files(candidates, args.input_format, report), report, visit)
+    if exclude:
+        candidates = [c for c in candidates if not _excluded(c.path, exclude)]
+    linter.run(linter.select_files(candidates, args.input_format, report, args.skip_unknown), report, visit)
     if "-" in args.paths:
         name = args.stdin_filename or "-"
         text, decode_error = decode(sys.stdin.buffer.read(), name)
         fmt = args.input_format or linter.detect_format(name, text[:4096])
         if fmt is None:
-            report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
+            if not args.skip_unknown:
+                report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
         else:
             linter.add(report, name, text, fmt, decode_error, visit)
             report.settle()
@@ -203,30 +297,63 @@ def _print_problems(report: Report) -> None:
 
 
 def cmd_check(args) -> int:
-    from .findings import Severity
-
-    registry, linter = _setup(args, _split(args.select), _split(args.ignore))
+    registry, config, linter = _setup(args, _split(args.select), _split(args.ignore), _split(args.extend_select))
     reporter_cls = registry.reporters.get(args.output_format)
     if reporter_cls is None:
         raise UsageError(f"--output-format {args.output_format!r}: known formats are {', '.join(sorted(registry.reporters))}")
-    report = _lint(args, linter)
+    baseline = _read_baseline(args.baseline) if args.baseline else None
+    report = _lint(args, linter, exclude=[_relative_glob(g, config) for g in config.exclude])
+    if args.write_baseline:
+        _write_baseline(args.write_baseline, report)
+        _print_problems(report)
+        return EXIT_ERROR if report.problems or report.has_internal_error else EXIT_OK
+    if baseline is not None:
+        report.findings = baseline.new_findings(report.findings)
     with _Output(args.output_file) as stream:
-        reporter_cls(stream, color=_use_color(stream)).report(report)
+        if args.statistics:
+            _print_statistics(stream, report)
+        else:
+            reporter_cls(stream, color=_use_color(stream, args.color), quiet=args.quiet).report(report)
     _print_problems(report)
     if report.problems or report.has_internal_error:
         return EXIT_ERROR
-    threshold = Severity.parse(args.fail_on)
+    threshold = _fail_on(args, config)
     failed = any(f.severity >= threshold for f in report.findings)
     return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_OK
+
+
+def _print_statistics(stream: TextIO, report: Report) -> None:
+    import collections
+
+    counts = collections.Counter((f.code, f.name) for f in report.findings)
+    for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        stream.write(f"{count:>6}  {code}  {name}\n")
+
+
+def _read_baseline(path: str):
+    from .baseline import Baseline, BaselineError
+
+    try:
+        return Baseline.read(path)
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_baseline(path: str, report: Report) -> None:
+    from .baseline import Baseline
+
+    Baseline.of(report.findings).write(path)
+    print(f"portlint: wrote {len(report.findings)} findings to the baseline {path}", file=sys.stderr)
 
 
 def cmd_ports(args) -> int:
     from .inventory import format_table, has_ports, record, table_rows
 
-    _, linter = _setup(args, select=["PL0"])  # parse only: no rule but the input checks
+    _, config, linter = _setup(args, select=["PL0"])  # parse only: no rule but the input checks
     # A declaration that several documents share (a compose override or include) is listed once.
     declarations: dict = {}
-    report = _lint(args, linter, lambda doc: declarations.update(dict.fromkeys(d for d in doc.declarations if has_ports(d))))
+    report = _lint(args, linter, lambda doc: declarations.update(dict.fromkeys(d for d in doc.declarations if has_ports(d))),
+                   exclude=[_relative_glob(g, config) for g in config.exclude])
     records = [record(d) for d in declarations]
     with _Output(args.output_file) as stream:
         if args.output_format == "json":
@@ -290,7 +417,8 @@ def cmd_port(args) -> int:
     from .port_query import QueryError, format_record, port_record, resolve_query
 
     catalog = load()
-    ephemeral = _ephemeral(args.ephemeral_range, catalog)
+    preset = args.ephemeral_range or "iana"
+    ephemeral = _ephemeral(preset, catalog)
     records = []
     for query in args.queries:
         try:
@@ -299,7 +427,7 @@ def cmd_port(args) -> int:
             raise UsageError(str(exc)) from None
         for port in range(ports.start, ports.end + 1):
             for proto in protocols:
-                records.append(port_record(catalog.info(port, proto), catalog, ephemeral, args.ephemeral_range))
+                records.append(port_record(catalog.info(port, proto), catalog, ephemeral, preset))
     if args.output_format == "json":
         json.dump(records, sys.stdout, indent=2)
         sys.stdout.write("\n")

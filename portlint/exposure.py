@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 from .model import (
     Action,
+    ChainPolicy,
     Declaration,
     Document,
     FirewallRule,
@@ -32,7 +34,18 @@ from .model import (
 
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
 TRANSLATION_HOOKS = frozenset({Hook.PREROUTING})
-ANY_SOURCE = ("0.0.0.0/0", "::/0")
+def _zero_prefix(address: str) -> bool:
+    """``0.0.0.0/0``, ``0/0``, ``::/0``, ``0.0.0.0/0.0.0.0``: every address."""
+    return address.endswith(("/0", "/0.0.0.0"))
+
+
+def any_address(address: str | None) -> bool:
+    """A source that admits (almost) anyone: none, a zero-length prefix, or a negated address
+    (``! -s 10.0.0.0/8`` is everyone else)."""
+    return address is None or address.startswith("!") or _zero_prefix(address)
+
+
+
 WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]")
 LOOPBACK_INTERFACES = ("lo",)
 #: Connection-tracking states under which a rule admits new connections.
@@ -71,7 +84,7 @@ class Exposure:
         decl = self.declaration
         if isinstance(decl, PortBinding):
             return decl.host_ip in (None, "", *WILDCARD_ADDRESSES)
-        return decl.saddr in (None, *ANY_SOURCE) and decl.iif not in LOOPBACK_INTERFACES
+        return any_address(decl.saddr) and decl.iif not in LOOPBACK_INTERFACES
 
     @property
     def translated(self) -> bool:
@@ -88,7 +101,14 @@ class Exposure:
         if isinstance(decl, PortBinding):
             where = f"on {decl.host_ip}" if decl.host_ip else "on all interfaces"
             return f"published {where} by service {decl.service}"
-        source = "any source" if decl.saddr in (None, *ANY_SOURCE) else decl.saddr
+        if decl.iif in LOOPBACK_INTERFACES:
+            source = "loopback"
+        else:
+            source = decl.saddr or "any source"
+            if _zero_prefix(source):
+                source = "any source"
+            elif source.startswith("!"):
+                source = f"any source but {source[1:]}"
         if decl.action == Action.ACCEPT:
             return f"accepted from {source} on {decl.chain}"
         if decl.to_address:
@@ -99,7 +119,7 @@ class Exposure:
 
 
 def document_exposures(document: Document, paths: ChainPaths | None = None) -> list[Exposure]:
-    paths = paths or ChainPaths(document)
+    paths = paths or ChainPaths(document, ChainGraph(document))
     out: list[Exposure] = []
     for decl in document.declarations:
         if isinstance(decl, FirewallRule):
@@ -151,50 +171,71 @@ def _binding_exposure(binding: PortBinding) -> Exposure | None:
     )
 
 
+#: A chain's identity in a document: (family, table, chain).
+ChainKey = tuple[str, str, str]
+
+
+def chain_key(item: FirewallRule | ChainPolicy) -> ChainKey:
+    return (item.family, item.table, item.chain)
+
+
+class ChainGraph:
+    """The firewall rules of each chain in order, and the chains each chain jumps or goes to."""
+
+    def __init__(self, document: Document) -> None:
+        self.rules: dict[ChainKey, list[FirewallRule]] = defaultdict(list)
+        self.edges: dict[ChainKey, set[ChainKey]] = defaultdict(set)
+        for decl in document.declarations:
+            if isinstance(decl, FirewallRule):
+                key = chain_key(decl)
+                self.rules[key].append(decl)
+                target = self.target(decl)
+                if target is not None:
+                    self.edges[key].add(target)
+
+    @staticmethod
+    def target(rule: FirewallRule) -> ChainKey | None:
+        """The chain a jump or goto sends packets to; None for any other rule."""
+        if rule.action in (Action.JUMP, Action.GOTO) and rule.target:
+            return (rule.family, rule.table, rule.target)
+        return None
+
+    def reachable(self, start: ChainKey, seen: set[ChainKey] | None = None,
+                  enter: Callable[[ChainKey], bool] | None = None) -> set[ChainKey]:
+        """``start`` and every chain it reaches through jumps and gotos, added to ``seen``
+        (chains already in ``seen`` are not walked again); only into chains ``enter`` accepts."""
+        seen = set() if seen is None else seen
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(c for c in self.edges.get(node, ()) if enter is None or enter(c))
+        return seen
+
+
 class ChainPaths:
     """Which chains of a document are reached from input/forward and from prerouting base
     chains (transitively through jumps and gotos); computed once per document."""
 
-    def __init__(self, document: Document) -> None:
-        self._filter: set[tuple[str, str, str]] = set()
-        self._translation: set[tuple[str, str, str]] = set()
-        self._fragments: set[tuple[str, str]] = set()
-        edges: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        tables: set[tuple[str, str]] = set()
-        for decl in document.declarations:
-            if isinstance(decl, FirewallRule):
-                tables.add((decl.family, decl.table))
-                if decl.action in (Action.JUMP, Action.GOTO) and decl.target:
-                    edges[decl.family, decl.table, decl.chain].add(decl.target)
+    def __init__(self, document: Document, chains: ChainGraph) -> None:
+        self._filter: set[ChainKey] = set()
+        self._translation: set[ChainKey] = set()
+        tables = {(family, table) for family, table, _ in chains.rules}
         based: set[tuple[str, str]] = set()
         for policy in document.policies:
             if policy.hook is None:
                 continue
-            key = (policy.family, policy.table)
-            based.add(key)
-            start = (policy.family, policy.table, policy.chain)
+            based.add((policy.family, policy.table))
+            start = chain_key(policy)
             if policy.hook in FILTER_HOOKS and policy.type in (None, "filter"):
-                self._walk(start, edges, self._filter)
+                chains.reachable(start, self._filter)
             if policy.hook in TRANSLATION_HOOKS:
-                self._walk(start, edges, self._translation)
+                chains.reachable(start, self._translation)
         self._fragments = tables - based
 
-    @staticmethod
-    def _walk(start: tuple[str, str, str], edges, seen: set) -> None:
-        stack = [start]
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            family, table, chain = node
-            stack.extend((family, table, nxt) for nxt in edges.get(node, ()))
-
-    def _key(self, rule: FirewallRule) -> tuple[str, str, str]:
-        return (rule.family, rule.table, rule.chain)
-
     def on_filter_path(self, rule: FirewallRule) -> bool:
-        return self._key(rule) in self._filter or (rule.family, rule.table) in self._fragments
+        return chain_key(rule) in self._filter or (rule.family, rule.table) in self._fragments
 
     def on_translation_path(self, rule: FirewallRule) -> bool:
-        return self._key(rule) in self._translation or (rule.family, rule.table) in self._fragments
+        return chain_key(rule) in self._translation or (rule.family, rule.table) in self._fragments

@@ -5,11 +5,15 @@ Nothing a file or a plugin does stops the run: a parser or rule that raises beco
 """
 from __future__ import annotations
 
+import codecs
+import fnmatch
 import sys
 import traceback
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from . import suppression
 from .catalog import Catalog
 from .discovery import Candidate, read_head
 from .findings import Finding, Severity
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from .rules import Rule, Settings
 
 INTERNAL_ERROR = ("PL000", "internal-error")
+UNUSED_SUPPRESSION = "PL004"
 from .parsers.common import PARSE_ERROR
 
 
@@ -34,6 +39,9 @@ class Report:
     documents: dict[str, Document] = field(default_factory=dict)  # the files with findings
     files: int = 0
     problems: list[str] = field(default_factory=list)  # paths that could not be read, ...
+    paths: list[str] = field(default_factory=list)  # every file linted, clean ones too
+    #: Every registered rule by code, selected or not, for reporters that describe them (SARIF).
+    rules: dict[str, type[Rule]] = field(default_factory=dict)
 
     def line_text(self, path: str, line: int) -> str:
         document = self.documents.get(path)
@@ -54,13 +62,16 @@ def internal_error(path: str, message: str, line: int = 1) -> Finding:
 
 
 class Selection:
-    """``--select`` / ``--ignore``: codes, code prefixes, rule names, or ``ALL``."""
+    """``--select`` / ``--extend-select`` / ``--ignore``: codes, code prefixes, rule names, or
+    ``ALL``. Opt-in rules are selected only by their code, their name or ``ALL``."""
 
-    def __init__(self, rules: Iterable[type[Rule]], select: list[str] | None, ignore: list[str] | None):
+    def __init__(self, rules: Iterable[type[Rule]], select: list[str] | None, ignore: list[str] | None,
+                 extend_select: list[str] | None = None):
         self._rules = list(rules)
         self.select = [s.strip() for s in select or () if s.strip()]
+        self.extend = [s.strip() for s in extend_select or () if s.strip()]
         self.ignore = [s.strip() for s in ignore or () if s.strip()]
-        for token in self.select + self.ignore:
+        for token in self.select + self.extend + self.ignore:
             if not any(self._matches(rule, token) for rule in self._rules):
                 raise UsageError(f"unknown rule selector {token!r}: not a rule code, prefix or name (see `portlint rules`)")
 
@@ -68,10 +79,8 @@ class Selection:
     def _matches(rule: type[Rule], token: str) -> bool:
         return token.upper() == "ALL" or rule.code.startswith(token.upper()) or rule.name == token.lower()
 
-    def _selects(self, rule: type[Rule]) -> bool:
-        if not self.select:
-            return rule.default_enabled
-        for token in self.select:
+    def _selected_by(self, rule: type[Rule], tokens: list[str]) -> bool:
+        for token in tokens:
             exact = token.upper() in ("ALL", rule.code) or token.lower() == rule.name
             if exact or (rule.default_enabled and self._matches(rule, token)):
                 return True
@@ -80,24 +89,34 @@ class Selection:
     def enabled(self, rule: type[Rule]) -> bool:
         if rule.code == INTERNAL_ERROR[0]:
             return True  # internal errors are never silenced
-        return self._selects(rule) and not any(self._matches(rule, t) for t in self.ignore)
+        selected = self._selected_by(rule, self.select) if self.select else rule.default_enabled
+        selected = selected or self._selected_by(rule, self.extend)
+        return selected and not any(self._matches(rule, t) for t in self.ignore)
 
 
 class Linter:
     def __init__(self, registry: Registry, catalog: Catalog, settings: Settings,
                  selection: Selection | None = None, debug: bool = False,
-                 parse_options: ParseOptions | None = None) -> None:
+                 parse_options: ParseOptions | None = None,
+                 severities: dict[str, Severity] | None = None,
+                 per_file_ignores: list[tuple[str, list[str]]] | None = None) -> None:
+        """``severities`` overrides rules' default severities by code; ``per_file_ignores``
+        pairs path globs with the rule selectors not reported for matching files."""
         self.registry = registry
         self.parse_options = parse_options
         self.catalog = catalog
         self.settings = settings
         self.debug = debug
+        self.per_file_ignores = per_file_ignores or []
         selection = selection or Selection(registry.rules.values(), None, None)
+        severities = severities or {}
         self.rules: list[Rule] = [
-            rule_cls(options=settings.rule_options.get(rule_cls.name))
+            rule_cls(severity=severities.get(rule_cls.code), options=settings.rule_options.get(rule_cls.name))
             for rule_cls in sorted(registry.rules.values(), key=lambda r: r.code)
             if selection.enabled(rule_cls)
         ]
+        self._enabled = {key for rule in self.rules for key in (rule.code, rule.name)}
+        self._unused_suppression = next((r for r in self.rules if r.code == UNUSED_SUPPRESSION), None)
 
     # -- formats ---------------------------------------------------------------------------
 
@@ -106,9 +125,10 @@ class Linter:
             path=path, head=head, parsers=self.registry.parsers)
 
     def select_files(self, candidates: list[Candidate], forced_format: str | None,
-                     report: Report) -> list[tuple[str, str]]:
+                     report: Report, skip_unknown: bool = False) -> list[tuple[str, str]]:
         """``(path, format)`` of every candidate portlint can read. An explicitly named file of
-        no known format is a problem; files found by walking are simply skipped."""
+        no known format is a problem unless ``skip_unknown``; files found by walking are simply
+        skipped."""
         selected = []
         for candidate in candidates:
             try:
@@ -120,7 +140,7 @@ class Linter:
             if fmt is None and head is not None:
                 fmt = self.detect_format(candidate.path, head)
             if fmt is None:
-                if candidate.explicit:
+                if candidate.explicit and not skip_unknown:
                     known = ", ".join(sorted(self.registry.parsers))
                     report.problems.append(
                         f"{candidate.path}: not a format portlint reads ({known}); use --format to say which")
@@ -130,10 +150,14 @@ class Linter:
 
     # -- linting ---------------------------------------------------------------------------
 
+    def new_report(self) -> Report:
+        """An empty report that knows every registered rule."""
+        return Report(rules=self.registry.rules)
+
     def run(self, files: list[tuple[str, str]], report: Report | None = None,
             visit: Callable[[Document], None] | None = None) -> Report:
         """Lint ``files`` into ``report``; ``visit`` sees every document (``portlint ports``)."""
-        report = report or Report()
+        report = report or self.new_report()
         for failure in self.registry.failures:
             report.findings.append(internal_error("", self._plugin_failure_message(failure)))
         for path, fmt in files:
@@ -155,6 +179,7 @@ class Linter:
         if visit is not None:
             visit(document)
         report.files += 1
+        report.paths.append(path)
         if findings:
             report.findings.extend(findings)
             report.documents[path] = document
@@ -183,7 +208,23 @@ class Linter:
                 message = (f"rule {rule.code} ({rule.name}, plugin {plugin}) crashed: "
                            f"{type(exc).__name__}: {exc}")
                 findings.append(self._crash(path, message, exc))
-        return document, findings
+        return document, self._filter(document, findings)
+
+    def _filter(self, document: Document, findings: list[Finding]) -> list[Finding]:
+        """Drop what inline suppressions and per-file ignores silence; report unused
+        suppressions (PL004) when that rule is enabled."""
+        directives = suppression.scan(document.text, document.path)
+        findings = suppression.apply(findings, directives)
+        rule = self._unused_suppression
+        if rule is not None:
+            enabled = lambda key: key.upper() in self._enabled or key.lower() in self._enabled  # noqa: E731
+            findings.extend(rule.finding(location, message)
+                            for location, message in suppression.unused(directives, enabled))
+        for pattern, selectors in self.per_file_ignores:
+            if _path_matches(document.path, pattern):
+                findings = [f for f in findings if f.code == INTERNAL_ERROR[0]
+                            or not any(Selection._matches(_RuleKey(f), s) for s in selectors)]
+        return findings
 
     def _as_finding(self, diagnostic: Diagnostic) -> Finding:
         rule = self.registry.rules[diagnostic.code]
@@ -200,6 +241,24 @@ class Linter:
         return f"plugin {failure.plugin!r}: {failure.message}"
 
 
+@dataclass(frozen=True)
+class _RuleKey:
+    """A finding seen as a rule (code and name), for matching selectors against it."""
+
+    code: str
+    name: str
+
+    def __init__(self, finding: Finding) -> None:
+        object.__setattr__(self, "code", finding.code)
+        object.__setattr__(self, "name", finding.name)
+
+
+def _path_matches(path: str, pattern: str) -> bool:
+    """A glob against a path: the whole path, any trailing part of it, or its base name."""
+    parts = PurePath(path).as_posix().split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))
+
+
 def read_text(path: str) -> tuple[str, Diagnostic | None]:
     """The file's text; bytes that are not UTF-8 are replaced and reported as a parse error."""
     with open(path, "rb") as fh:
@@ -208,13 +267,28 @@ def read_text(path: str) -> tuple[str, Diagnostic | None]:
 
 
 def decode(data: bytes, path: str) -> tuple[str, Diagnostic | None]:
+    """The text of a file: UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured and dropped),
+    line endings made ``\n`` (CRLF and lone CR alike: lines and columns do not move). Bytes
+    that are not UTF-8 are replaced and reported as a parse error at their position."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return _newlines(data.decode("utf-16")), None
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: read it as UTF-8 below and report the bad bytes
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     try:
-        return data.decode("utf-8"), None
+        return _newlines(data.decode("utf-8")), None
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         diagnostic = Diagnostic(PARSE_ERROR, f"invalid UTF-8 byte 0x{data[exc.start]:02x}; the file must be UTF-8 text",
                                 Location(path, line, column, line, column + 1))
-        return data.decode("utf-8", errors="replace"), diagnostic
+        return _newlines(data.decode("utf-8", errors="replace")), diagnostic
 
+
+def _newlines(text: str) -> str:
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")

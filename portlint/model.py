@@ -138,6 +138,8 @@ class FirewallRule:
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
+    #: A rate limit on the matched packets ("5/second"), None when unlimited.
+    rate_limit: str | None = None
     #: Match conditions the fields above do not represent, as canonical text ("-m recent
     #: --rcheck --seconds 60"): they make the rule narrower. None when the parser cannot tell.
     unmodeled: tuple[str, ...] | None = None

@@ -32,8 +32,15 @@ BUILTIN_PLUGINS = (
     "portlint.rules.services",
     "portlint.rules.ranges",
     "portlint.rules.permissive",
+    "portlint.rules.publishing",
+    "portlint.rules.structure",
     "portlint.reporters.text",
     "portlint.reporters.json",
+    "portlint.reporters.json_lines",
+    "portlint.reporters.sarif",
+    "portlint.reporters.github",
+    "portlint.reporters.gitlab",
+    "portlint.reporters.junit",
 )
 
 

@@ -25,6 +25,8 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path):
     assert "portlint/data/catalog/ports.json" in names
     assert "portlint/data/rules/PL201.md" in names
     assert not any(n.startswith(("grammars/", "catalog/", "tests/")) for n in names)
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "[pytest11]\nportlint = portlint.pytest_plugin\n" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -16,6 +16,9 @@ class ParseOptions:
     #: Variables that interpolation may read besides the files' own (compose ``.env``): the
     #: process environment with ``--env-from-environment``, else nothing.
     environment: Mapping[str, str] = field(default_factory=dict)
+    #: The project's root folder (configuration ``project-root``), for parsers that follow
+    #: references to other files (includes must stay inside it); None: decided per parser.
+    project_root: str | None = None
 
 
 class Parser:

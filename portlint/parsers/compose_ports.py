@@ -22,6 +22,8 @@ from .compose_yaml import YamlFile, is_mapping, is_scalar, items, kind, scalar
 UNRESOLVED_VARIABLE = "PL005"
 PROTOCOLS = ("tcp", "udp", "sctp")
 MODES = ("host", "ingress")
+#: Host port 0 asks Docker for any free port, as an omitted host port does.
+ANY_FREE_PORT = PortRange(0, 0)
 LONG_SYNTAX_KEYS = ("target", "published", "host_ip", "protocol", "mode", "app_protocol", "name")
 SHORT_SYNTAX = "[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]"
 
@@ -147,7 +149,7 @@ class EntryReader:
         protocol = _protocol(_child(tree, "protocol"))
         if value.unknown(*_span(target_tree)):
             return None
-        if published is not None and value.unknown(*_span(published_tree)):
+        if published is not None and value.unknown(*_span(published_tree)) or published == ANY_FREE_PORT:
             published = None
         if host_ip is not None and value.unknown(*_span(host_tree)):
             host_ip = None
@@ -186,7 +188,7 @@ class EntryReader:
             return None
         if target is None or fields["target"].unknown():
             return None
-        if published is not None and fields["published"].unknown():
+        if published is not None and fields["published"].unknown() or published == ANY_FREE_PORT:
             published = None
         if host_ip is not None and fields["host_ip"].unknown():
             host_ip = None

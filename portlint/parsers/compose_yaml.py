@@ -1,7 +1,8 @@
 """Compose YAML as position-carrying nodes: loading, recovery from bad lines, mapping access.
 
 ruamel.yaml composes the file into nodes (its C parser where ``ruamel.yaml.clib`` is installed,
-about four times faster) with YAML 1.2 scalar resolution, so an unquoted ``56:56`` is the string
+about four times faster, falling back to the pure-Python YAML 1.2 parser where libyaml's YAML 1.1
+grammar rejects a file) with YAML 1.2 scalar resolution, so an unquoted ``56:56`` is the string
 Compose v2 reads, not a base-60 number. Nodes are read lazily: only the keys compose ports
 depend on are ever visited. Errors never stop the file: a tab-indented line is reported and
 re-read with its tabs expanded; any other bad line is reported and blanked, and the rest re-read.
@@ -79,9 +80,18 @@ def load(text: str, path: str) -> YamlFile:
 
 
 def _compose(text: str):
+    """The node tree; the C parser first, the pure-Python one where the C parser (YAML 1.1's
+    libyaml) rejects what YAML 1.2 and Compose accept, such as ``[56:56]`` in a flow sequence."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
-    return YAML(typ="safe").compose(io.StringIO(text))
+    fast = YAML(typ="safe")
+    if fast.Parser.__module__ == "ruamel.yaml.parser":  # no C extension: nothing to fall back from
+        return fast.compose(io.StringIO(text))
+    try:
+        return fast.compose(io.StringIO(text))
+    except YAMLError:
+        return YAML(typ="safe", pure=True).compose(io.StringIO(text))
 
 
 def _expand_tab_indentation(doc: YamlFile, lines: list[str]) -> bool:

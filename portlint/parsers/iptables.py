@@ -121,7 +121,6 @@ class PendingRule:
     chain: str
     facts: RuleFacts
     origin: str | None = None  # see FirewallRule.origin
-    rule_line: int | None = None
 
 
 class Ruleset:
@@ -141,8 +140,7 @@ class Ruleset:
     def error(self, word: Word, message: str) -> None:
         self.doc.diagnostics.append(Diagnostic(PARSE_ERROR, message, word.location(self.doc.path)))
 
-    def apply(self, table: Table, words: list[Word], origin: str | None = None,
-              rule_line: int | None = None) -> PendingRule | None:
+    def apply(self, table: Table, words: list[Word], origin: str | None = None) -> PendingRule | None:
         """Apply one command (its words from the command option on); the rule it adds, if any."""
         command = words[0]
         if command.text in OTHER_COMMANDS:
@@ -160,14 +158,14 @@ class Ruleset:
         builtin = chain in BUILTIN_CHAINS.get(table.name, ())
         if chain not in table.chains:
             if builtin:
-                self.declare(table, chain, words[1], "accept")
+                self.declare(table, chain, words[1], None)  # its policy is whatever the kernel has
             elif self.create_chains:
                 self.declare(table, chain, words[1], None)
             else:
                 self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
         facts = read_rule(args, self.doc.path, self.resolve)
         self.doc.diagnostics.extend(facts.diagnostics)
-        rule = PendingRule(command, chain, facts, origin, rule_line)
+        rule = PendingRule(command, chain, facts, origin)
         table.rules.append(rule)
         return rule
 
@@ -201,8 +199,8 @@ class Ruleset:
                 saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
                 states=facts.states, action=facts.action(chains), target=facts.target,
                 to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
-                unmodeled=tuple(facts.unmodeled), target_options=tuple(facts.target_options),
-                rule_line=rule.rule_line, origin=rule.origin,
+                rate_limit=facts.rate_limit, unmodeled=tuple(facts.unmodeled),
+                target_options=tuple(facts.target_options), origin=rule.origin,
             ))
 
 

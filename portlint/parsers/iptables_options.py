@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..model import MAX_PORT, Action, Diagnostic, PortMatch, PortRange
 from .common import INVALID_PORT, PARSE_ERROR, PROTOCOL_NUMBERS, PortSyntaxError, Word, port_number
@@ -41,6 +42,12 @@ MATCH_OPTIONS: dict[str, dict[str, int] | None] = {
     "mac": {"mac-source": 1},
     "icmp": {"icmp-type": 1},
     "icmp6": {"icmpv6-type": 1},
+    "limit": {"limit": 1, "limit-burst": 1},
+    "hashlimit": {"hashlimit-upto": 1, "hashlimit-above": 1, "hashlimit-burst": 1, "hashlimit-mode": 1,
+                  "hashlimit-srcmask": 1, "hashlimit-dstmask": 1, "hashlimit-name": 1,
+                  "hashlimit-htable-size": 1, "hashlimit-htable-max": 1, "hashlimit-htable-expire": 1,
+                  "hashlimit-htable-gcinterval": 1, "hashlimit-rate-match": 0, "hashlimit-rate-interval": 1,
+                  "hashlimit": 1},
     "conntrack": {"ctstate": 1, "ctproto": 1, "ctorigsrc": 1, "ctorigdst": 1, "ctreplsrc": 1,
                   "ctrepldst": 1, "ctorigsrcport": 1, "ctorigdstport": 1, "ctreplsrcport": 1,
                   "ctrepldstport": 1, "ctstatus": 1, "ctexpire": 1, "ctdir": 1},
@@ -91,6 +98,7 @@ class RuleFacts:
     to_address: str | None = None
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
+    rate_limit: str | None = None
     unmodeled: list[str] = field(default_factory=list)
     target_options: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -108,6 +116,41 @@ class RuleFacts:
         return Action.JUMP if self.target in chains else Action.OTHER
 
 
+def _tables(matches: tuple[str, ...], target: str | None) -> list[tuple[str, dict[str, int] | None]]:
+    tables = [(m, MATCH_OPTIONS.get(m)) for m in matches]
+    if target is not None:
+        tables.append((target, TARGET_OPTIONS.get(target)))
+    return tables
+
+
+@lru_cache(maxsize=1024)
+def _partial_owner(matches: tuple[str, ...], target: str | None) -> str | None:
+    """The most recent loaded match or target whose options portlint does not all know."""
+    for owner, table in reversed(_tables(matches, target)):
+        if table is None:
+            return owner
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _resolve(name: str, matches: tuple[str, ...], target: str | None) -> tuple[str, str, int] | None:
+    """The option ``--name`` means with these matches and this target loaded, as getopt_long
+    finds it: an exact name first, then a unique prefix (cached: rules repeat these a lot)."""
+    core = [("", opt, nargs) for opt, (_, nargs) in CORE_OPTIONS.items()]
+    modules = [(owner, opt, nargs) for owner, table in _tables(matches, target) for opt, nargs in (table or {}).items()]
+    for candidate in core + modules:
+        if candidate[1] == name:
+            return candidate
+    # An abbreviation: unique among the known modules' options; the core's only when no
+    # module with options unknown to portlint could be the one meant (``-m recent --set``).
+    pools = [modules] if _partial_owner(matches, target) else [modules, core]
+    for pool in pools:
+        prefixed = [c for c in pool if c[1].startswith(name)]
+        if len({c[1] for c in prefixed}) == 1:
+            return prefixed[0]
+    return None
+
+
 class _Reader:
     def __init__(self, words: list[Word], path: str, resolve) -> None:
         self.words = words
@@ -123,35 +166,14 @@ class _Reader:
 
     # -- option lookup ---------------------------------------------------------------------
 
-    def _tables(self) -> list[tuple[str, dict[str, int] | None]]:
-        tables = [(m, MATCH_OPTIONS.get(m)) for m in self.matches]
-        if self.facts.target is not None:
-            tables.append((self.facts.target, TARGET_OPTIONS.get(self.facts.target)))
-        return tables
-
     def lookup(self, name: str) -> tuple[str, str, int] | None:
         """``(owner, full option name, nargs)`` of a long option; owner "" is the core."""
         for _ in range(2):
-            found = self._lookup_loaded(name)
+            found = _resolve(name, tuple(self.matches), self.facts.target)
             if found is not None:
                 return found
             if not self._load_implicit():
                 break
-        return None
-
-    def _lookup_loaded(self, name: str):
-        core = [("", opt, nargs) for opt, (_, nargs) in CORE_OPTIONS.items()]
-        modules = [(owner, opt, nargs) for owner, table in self._tables() for opt, nargs in (table or {}).items()]
-        for candidate in core + modules:
-            if candidate[1] == name:
-                return candidate
-        # An abbreviation: unique among the known modules' options; the core's only when no
-        # module with options unknown to portlint could be the one meant (``-m recent --set``).
-        pools = [modules] if self._partial_owner() else [modules, core]
-        for pool in pools:
-            prefixed = [c for c in pool if c[1].startswith(name)]
-            if len({c[1] for c in prefixed}) == 1:
-                return prefixed[0]
         return None
 
     def _load_implicit(self) -> bool:
@@ -164,11 +186,7 @@ class _Reader:
         return True
 
     def _partial_owner(self) -> str | None:
-        """The most recent loaded match or target whose options portlint does not all know."""
-        for owner, table in reversed(self._tables()):
-            if table is None:
-                return owner
-        return None
+        return _partial_owner(tuple(self.matches), self.facts.target)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -253,7 +271,8 @@ class _Reader:
             facts.protocol_word = args[0]
         elif name == "match":
             module = value.lower()
-            self.matches.append(module)
+            if module not in self.matches:  # loading a match twice adds no option
+                self.matches.append(module)
         elif name in ("jump", "goto"):
             facts.target = value
             facts.goto = name == "goto"
@@ -279,6 +298,9 @@ class _Reader:
             facts.port_options.append((owner, name, negated, value))
         elif (owner, name) in (("state", "state"), ("conntrack", "ctstate")) and not negated:
             facts.states = tuple(value.text.split(","))
+        elif (owner, name) in (("limit", "limit"), ("hashlimit", "hashlimit-upto")) and not negated:
+            facts.rate_limit = value.text
+            return False  # still a condition the model does not otherwise represent
         elif owner == "mac":
             if not MAC_RE.match(value.text):
                 self.error(value, f"invalid MAC address {value.text!r}: expected six hex pairs such as 00:11:22:aa:bb:cc")
@@ -310,6 +332,7 @@ class _Reader:
         return address or None, (self.port_list(word, "-", ports) if ports else None)
 
     def port_list(self, word: Word, sep: str, text: str | None = None) -> tuple[PortRange, ...] | None:
+        """``port`` or ``lo<sep>hi`` (``text``, else the word's text); errors reported at ``word``."""
         text = word.text if text is None else text
         lo, has_sep, hi = text.partition(sep)
         try:
@@ -366,19 +389,16 @@ class _Reader:
         ranges: list[PortRange] = []
         used = 0
         for part in word.text.split(","):
-            lo, has_sep, hi = part.partition(":")
-            try:
-                start = port_number(lo, self.facts.protocol, self.resolve)
-                end = port_number(hi, self.facts.protocol, self.resolve) if has_sep else start
-            except PortSyntaxError as exc:
-                self.error(word, str(exc), exc.code)
+            parsed = self.port_list(word, ":", part)
+            if parsed is None:
                 return None
-            if has_sep and start >= end:
+            (r,) = parsed
+            if ":" in part and r.start >= r.end:
                 self.error(word, f"invalid port range {part!r} in multiport: the first port must be lower "
                                  "than the last", INVALID_PORT)
                 return None
-            ranges.append(PortRange(start, end))
-            used += 2 if has_sep else 1
+            ranges.append(r)
+            used += 2 if ":" in part else 1
         if used > MULTIPORT_MAX:
             self.error(word, f"too many ports in {word.text!r}: multiport takes at most {MULTIPORT_MAX} "
                              "(a range counts as two)", INVALID_PORT)

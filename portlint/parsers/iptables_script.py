@@ -188,9 +188,7 @@ class Firewall:
             return True  # the same command again in another branch that may run: one rule
         before = len(self.doc.diagnostics)
         origin = _origin(command.fields)
-        program = command.fields[0].span.line
-        rule = self.ruleset.apply(table, [action, chain] + ([number] if number else []) + spec, origin,
-                                  program if program != action.line else None)
+        rule = self.ruleset.apply(table, [action, chain] + ([number] if number else []) + spec, origin)
         if origin:
             self.doc.diagnostics[before:] = [Diagnostic(d.code, f"{d.message} ({origin})", d.location)
                                              for d in self.doc.diagnostics[before:]]

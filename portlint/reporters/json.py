@@ -3,9 +3,22 @@ from __future__ import annotations
 
 import json
 
+from ..findings import Finding
 from ..hookspecs import hookimpl
 from ..linter import Report
 from . import Reporter
+
+
+def finding_record(finding: Finding) -> dict:
+    """One finding as the ``json`` and ``json-lines`` formats write it."""
+    loc = finding.location
+    return {
+        "code": finding.code, "name": finding.name, "severity": str(finding.severity),
+        "message": finding.message, "path": loc.path, "line": loc.line, "column": loc.column,
+        "end_line": loc.end_line if loc.end_line is not None else loc.line,
+        "end_column": loc.end_column if loc.end_column is not None else loc.column,
+        "fingerprint": finding.fingerprint,
+    }
 
 
 class JsonReporter(Reporter):
@@ -13,17 +26,7 @@ class JsonReporter(Reporter):
     description = "an array of findings with code, name, severity, message and location"
 
     def report(self, report: Report) -> None:
-        records = []
-        for f in report.findings:
-            loc = f.location
-            records.append({
-                "code": f.code, "name": f.name, "severity": str(f.severity), "message": f.message,
-                "path": loc.path, "line": loc.line, "column": loc.column,
-                "end_line": loc.end_line if loc.end_line is not None else loc.line,
-                "end_column": loc.end_column if loc.end_column is not None else loc.column,
-                "fingerprint": f.fingerprint,
-            })
-        json.dump(records, self.stream, indent=2)
+        json.dump([finding_record(f) for f in report.findings], self.stream, indent=2)
         self.stream.write("\n")
 
 

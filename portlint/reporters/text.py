@@ -26,7 +26,8 @@ class TextReporter(Reporter):
             source = report.line_text(finding.location.path, finding.location.line)
             if source:
                 write(self.excerpt(finding, source))
-        write(self.summary(report) + "\n")
+        if not self.quiet:
+            write(self.summary(report) + "\n")
 
     def format(self, finding: Finding) -> str:
         loc = finding.location

@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Hashable, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVar
 
 from ..catalog import Catalog
-from ..exposure import ChainPaths, Exposure, document_exposures
+from ..exposure import ChainGraph, ChainPaths, Exposure, document_exposures
 from ..findings import Finding, Severity
 from ..model import Declaration, Document, FirewallRule, Location, PortRange, port_count
 
+T = TypeVar("T")
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -25,6 +26,11 @@ class Settings:
 
     ephemeral_range: PortRange = PortRange(49152, 65535)
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Ports open on purpose (configuration ``allow``): ``(ports, protocol or None)`` pairs.
+    allowed: tuple[tuple[PortRange, str | None], ...] = ()
+
+    def is_allowed(self, port: int, protocol: str | None) -> bool:
+        return any(port in ports and proto in (None, protocol) for ports, proto in self.allowed)
 
     @property
     def broad_range(self) -> int:
@@ -37,11 +43,23 @@ class RuleContext:
     document: Document
     catalog: Catalog
     settings: Settings
+    _shared: dict[Callable, Any] = field(default_factory=dict, repr=False)
+
+    def shared(self, build: Callable[[RuleContext], T]) -> T:
+        """``build(self)``, computed once per document for every rule that asks for it."""
+        if build not in self._shared:
+            self._shared[build] = build(self)
+        return self._shared[build]
+
+    @cached_property
+    def chains(self) -> ChainGraph:
+        """The firewall rules of each chain and the jumps between chains, computed once."""
+        return ChainGraph(self.document)
 
     @cached_property
     def paths(self) -> ChainPaths:
         """Which chains are on the input/forward and prerouting paths."""
-        return ChainPaths(self.document)
+        return ChainPaths(self.document, self.chains)
 
     @cached_property
     def exposures(self) -> list[Exposure]:
@@ -125,6 +143,8 @@ class ExposureRule(Rule):
             for proto in exposure.protocols:
                 for r in ranges:
                     for port in range(r.start, r.end + 1):
+                        if ctx.settings.allowed and ctx.settings.is_allowed(port, proto):
+                            continue
                         reason = self.concerns(port, proto, ctx)
                         if reason is not None:
                             ports.append(port)

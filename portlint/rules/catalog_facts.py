@@ -110,7 +110,8 @@ def _names_by_source(ctx: RuleContext, port: int, protocol: str) -> dict[str, se
     names: dict[str, set[str]] = {}
     for entry in ctx.catalog.info(port, protocol).entries:
         if entry.protocol == protocol and entry.status == ASSIGNED and not entry.is_range:
-            names.setdefault(entry.source, set()).add(entry.name or entry.description)
+            label = entry.name or entry.description
+            names.setdefault(entry.source, set()).update(part.strip() for part in label.split(" / "))
     return names
 
 

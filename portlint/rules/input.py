@@ -51,6 +51,20 @@ class UnknownService(DiagnosticRule):
     summary = "a service name the catalog cannot resolve"
 
 
+class UnusedSuppression(Rule):
+    """An inline suppression (``# portlint: ignore[PL201]``, ``ignore-file[...]``) that
+    suppressed nothing: the finding it was written for is gone, so the comment now only hides
+    future findings. Codes of rules not enabled in the run are not judged."""
+
+    code = "PL004"
+    name = "unused-suppression"
+    severity = Severity.WARNING
+    summary = "an inline suppression that suppressed nothing"
+
+    def check(self, ctx):
+        return ()  # the linter reports unused suppressions once every rule has run
+
+
 class UnresolvedVariable(DiagnosticRule):
     """A port comes from a variable portlint cannot resolve statically (a compose ``${VAR}``
     with no value and no default, an nftables ``$name`` never defined, a shell ``$(command)``).
@@ -75,4 +89,5 @@ class IncludeError(DiagnosticRule):
 
 @hookimpl
 def portlint_register_rules():
-    return [InternalError, ParseError, InvalidPort, UnknownService, UnresolvedVariable, IncludeError]
+    return [InternalError, ParseError, InvalidPort, UnknownService, UnusedSuppression, UnresolvedVariable,
+            IncludeError]

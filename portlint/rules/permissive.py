@@ -1,7 +1,7 @@
 """PL4xx: accepts that let in far more than the rule's author meant."""
 from __future__ import annotations
 
-from ..exposure import ANY_SOURCE, NEW_STATES
+from ..exposure import LOOPBACK_INTERFACES, NEW_STATES, any_address
 from ..findings import Severity
 from ..hookspecs import hookimpl
 from ..model import Action, FirewallRule
@@ -36,7 +36,8 @@ class AcceptAllTraffic(Rule):
             unrestricted = (
                 rule.protocol is None and not rule.protocol_negated
                 and rule.dport is None and rule.sport is None and rule.either is None
-                and rule.saddr in (None, *ANY_SOURCE) and rule.daddr in (None, *ANY_SOURCE)
+                and (rule.saddr is None or any_address(rule.saddr) and not rule.saddr.startswith("!"))
+                and (rule.daddr is None or any_address(rule.daddr) and not rule.daddr.startswith("!"))
                 and rule.iif is None and rule.oif is None and not rule.states
                 and rule.unmodeled == ()
             )
@@ -46,10 +47,11 @@ class AcceptAllTraffic(Rule):
 
 
 class SourcePortTrust(Rule):
-    """An accept on the input or forward path that matches a source port (``--sport 53``) with
-    no destination port and no connection-state restriction. The source port is chosen by the
-    sender: anyone can reach every port of the host by sending from port 53. Match replies with
-    ``-m conntrack --ctstate ESTABLISHED,RELATED`` instead."""
+    """An accept on the input or forward path that matches a source port (``--sport 53``, or
+    multiport ``--ports``, which matches the source or the destination) with no destination port
+    and no connection-state restriction that excludes new connections. The source port is chosen
+    by the sender: anyone can reach every port of the host by sending from port 53. Match replies
+    with ``-m conntrack --ctstate ESTABLISHED,RELATED`` instead. Loopback-only rules are fine."""
 
     code = "PL408"
     name = "source-port-trust"
@@ -58,13 +60,19 @@ class SourcePortTrust(Rule):
 
     def check(self, ctx: RuleContext):
         for rule in _inbound_accepts(ctx):
-            if rule.sport is not None and rule.dport is None and rule.either is None and _admits_new(rule):
-                ports = ", ".join(str(r) for r in rule.sport.ranges)
-                neg = "any source port but " if rule.sport.negated else "source port "
-                yield self.finding(rule.sport.location or rule.location,
-                                   f"{neg}{ports}/{rule.protocol or 'any'} accepted on {rule.chain} with no "
-                                   "destination port or state: the sender picks its source port, so every port "
-                                   "is reachable; match ESTABLISHED,RELATED replies instead", rule)
+            match = rule.sport or rule.either
+            if (match is None or rule.dport is not None or not _admits_new(rule)
+                    or rule.iif in LOOPBACK_INTERFACES):
+                continue
+            ports = ", ".join(str(r) for r in match.ranges)
+            ports = f"{rule.protocol} {ports}" if "," in ports and rule.protocol else f"{ports}/{rule.protocol or 'any'}"
+            what = "source port" if rule.sport else "source or destination port"
+            neg = "any " + what + " but" if match.negated else what
+            state = "" if rule.states else " or connection state"
+            yield self.finding(match.location or rule.location,
+                               f"{neg} {ports} accepted on {rule.chain} with no destination port{state}: the "
+                               "sender picks its source port, so every port is reachable; match "
+                               "ESTABLISHED,RELATED replies instead", rule)
 
 
 @hookimpl

@@ -37,7 +37,8 @@ class AmplificationVector(ExposureRule):
     snmp 161, cldap 389, ripv1 520, ssdp 1900, ARMS 3283, ws-discovery 3702, mdns 5353, coap 5683,
     memcached 11211, and the other protocols of the public advisories (``risks.yaml`` cites
     each). Attackers send small requests with the victim's address as source; the host answers
-    the victim with many times the traffic. A source-restricted or loopback-bound port is fine."""
+    the victim with many times the traffic. A source-restricted, loopback-bound or rate-limited
+    (``-m limit``, nft ``limit rate``) port is fine."""
 
     code = "PL202"
     name = "amplification-vector"
@@ -46,7 +47,8 @@ class AmplificationVector(ExposureRule):
     judges = "service"
 
     def applies(self, exposure):
-        return exposure.from_any_source and exposure.protocol in (None, "udp")
+        rate_limited = getattr(exposure.declaration, "rate_limit", None)
+        return exposure.from_any_source and exposure.protocol in (None, "udp") and not rate_limited
 
     def concerns(self, port, protocol, ctx: RuleContext):
         if protocol != "udp":

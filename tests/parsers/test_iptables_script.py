@@ -135,10 +135,10 @@ def test_quoting_escapes_comments_and_continuations():
         echo done in esac ]] ! { } do fi
         """
     document = parse(script)
-    found = [(r.dport.ranges[0].start, r.location.line, r.rule_line, r.dport.location.line, r.dport.location.column)
+    found = [(r.dport.ranges[0].start, r.location.line, r.dport.location.line, r.dport.location.column)
              for r in document.declarations]
-    assert found == [(22, 2, None, 2, column(script, 2, '"2"2')), (80, 4, 3, 5, column(script, 5, "80")),
-                     (81, 5, None, 5, column(script, 5, "81")), (82, 5, None, 5, column(script, 5, "$'"))]
+    assert found == [(22, 2, 2, column(script, 2, '"2"2')), (80, 4, 5, column(script, 5, "80")),
+                     (81, 5, 5, column(script, 5, "81")), (82, 5, 5, column(script, 5, "$'"))]
     assert document.declarations[0].comment == 'it\'s "ssh" # not a comment'
     assert codes(document) == []
 
@@ -341,7 +341,7 @@ def test_restore_here_documents_are_read_as_iptables_save_at_their_lines():
             first.dport.location.end_column) == ((R(2222, 2222),), 5, 25, 29)
     assert (second.dport.location.line, second.comment) == (6, "$literal")
     assert (third.family, third.comment, third.location.line) == ("ip6", "$not_expanded", 11)
-    assert [(p.family, p.chain, p.policy) for p in document.policies] == [("ip", "INPUT", "drop"), ("ip6", "INPUT", "accept")]
+    assert [(p.family, p.chain, p.policy) for p in document.policies] == [("ip", "INPUT", "drop"), ("ip6", "INPUT", None)]
     assert codes(document) == []
 
 

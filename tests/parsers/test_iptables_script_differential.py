@@ -118,13 +118,14 @@ def port_records(paths: list[Path], fmt: str | None = None) -> dict[str, collect
 
 def model(declarations, policies) -> tuple[collections.Counter, set]:
     """Every rule (with ports or not) and the chains with their policies, without locations:
-    built-in chains whose policy is not ACCEPT, and user chains."""
+    built-in chains with a policy other than ACCEPT (a script that sets none leaves the kernel's),
+    and user chains."""
     rules = collections.Counter(
         (r.family, r.table, r.chain, r.protocol, r.protocol_negated, r.dport and (r.dport.ranges, r.dport.negated),
          r.sport and (r.sport.ranges, r.sport.negated), r.either and r.either.ranges, r.action, r.target,
          r.to_address, r.to_ports)
         for r in declarations if isinstance(r, FirewallRule))
-    chains = {(p.family, p.table, p.chain, p.policy) for p in policies if p.hook is None or p.policy != "accept"}
+    chains = {(p.family, p.table, p.chain, p.policy) for p in policies if p.hook is None or p.policy not in (None, "accept")}
     return rules, chains
 
 

@@ -10,7 +10,8 @@ A case file::
           ...
         expect: ["2:25 PL101"]          # line:column CODE of each finding, in order; [] passes
         messages: ["reserved"]           # optional: substrings of the messages, in order
-        settings: {ephemeral_range: 32768-60999, broad_range: 4096}   # optional
+        settings: {ephemeral_range: 32768-60999}   # optional
+        select: [PL004, PL201]           # optional: the rules to run (default: the rule alone)
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def _settings(raw: dict | None) -> Settings:
 
 @pytest.mark.parametrize("code,case", load_cases())
 def test_rule_case(lint, code, case):
-    findings = lint(case["input"], case["format"], select=[code], settings=_settings(case.get("settings")))
+    select = case.get("select", [code])
+    findings = lint(case["input"], case["format"], select=select, settings=_settings(case.get("settings")))
     got = [f"{f.location.line}:{f.location.column} {f.code}" for f in findings if f.code == code]
     assert got == case["expect"], [f.message for f in findings]
     for finding, wanted in zip([f for f in findings if f.code == code], case.get("messages", ())):

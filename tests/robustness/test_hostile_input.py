@@ -1,0 +1,111 @@
+"""Broken and hostile input never crashes portlint: a finding or a message, the other files
+still linted, the exit code saying what happened, no traceback."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+TELNET = "*filter\n-A INPUT -p tcp --dport 23 -j ACCEPT\nCOMMIT\n"
+
+
+@pytest.fixture
+def good(tmp_path):
+    path = tmp_path / "good.rules"
+    path.write_text(TELNET)
+    return path
+
+
+def lint(cli_process, *paths, fmt="iptables"):
+    result = cli_process("check", "--isolated", "--output-format", "json", "--format", fmt, *paths)
+    assert "Traceback" not in result.err + result.out
+    return result
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\t\n", b"\n" * 1000])
+def test_empty_and_blank_files_are_fine(cli_process, tmp_path, good, content):
+    path = tmp_path / "blank.rules"
+    path.write_bytes(content)
+    result = lint(cli_process, path, good)
+    assert [f["path"] for f in result.json()] == [str(good)]
+
+
+@pytest.mark.parametrize("bom", [b"\xef\xbb\xbf", "\ufeff".encode("utf-16-le"), "\ufeff".encode("utf-16-be")])
+def test_byte_order_marks(cli_process, tmp_path, bom):
+    path = tmp_path / "bom.rules"
+    encoding = "utf-8" if bom.startswith(b"\xef") else ("utf-16-le" if bom == b"\xff\xfe" else "utf-16-be")
+    path.write_bytes(bom + TELNET.encode(encoding))
+    result = lint(cli_process, path)
+    assert [(f["code"], f["line"]) for f in result.json()] == [("PL201", 2)]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_crlf_and_lone_cr(cli_process, tmp_path, newline):
+    path = tmp_path / "dos.rules"
+    path.write_bytes(TELNET.replace("\n", newline).encode())
+    result = lint(cli_process, path)
+    assert [(f["code"], f["line"], f["column"]) for f in result.json()] == [("PL201", 2, 25)]
+
+
+def test_binary_file_named_explicitly(cli_process, tmp_path, good):
+    path = tmp_path / "blob.rules"
+    path.write_bytes(b"\x00\x01\x02" * 100)
+    result = cli_process("check", "--isolated", path, good)
+    assert result.code == 2 and "not a format portlint reads" in result.err
+    assert "PL201" in result.out
+
+
+def test_a_megabyte_on_one_line(cli_process, tmp_path):
+    path = tmp_path / "long.rules"
+    path.write_text("*filter\n-A INPUT " + "-m comment --comment x " * 45000 + "-p tcp --dport 23 -j ACCEPT\nCOMMIT\n")
+    result = lint(cli_process, path)
+    assert [f["code"] for f in result.json()] == ["PL201"]
+
+
+def test_unterminated_quote_and_garbage(cli_process, tmp_path):
+    path = tmp_path / "bad.rules"
+    path.write_text('*filter\n-A INPUT -m comment --comment "open\n\x1b[31m{{{\n-A INPUT -p tcp --dport 23 -j ACCEPT\nCOMMIT\n')
+    result = lint(cli_process, path)
+    assert [(f["code"], f["line"]) for f in result.json()] == [("PL001", 2), ("PL001", 3), ("PL201", 4)]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_file(cli_process, tmp_path, good):
+    path = tmp_path / "secret.rules"
+    path.write_text(TELNET)
+    path.chmod(0)
+    result = cli_process("check", "--isolated", path, good)
+    assert result.code == 2 and "cannot read" in result.err and "PL201" in result.out
+
+
+def test_fifo_in_a_walked_tree_is_never_opened(cli_process, tmp_path, good):
+    os.mkfifo(tmp_path / "pipe.rules")
+    result = cli_process("check", "--isolated", tmp_path)
+    assert result.code == 1 and "PL201" in result.out
+    explicit = cli_process("check", "--isolated", tmp_path / "pipe.rules")
+    assert explicit.code == 2 and "not a regular file" in explicit.err
+
+
+def test_symlink_loop_in_a_walked_tree(cli_process, tmp_path, good):
+    (tmp_path / "loop").symlink_to(tmp_path)
+    (tmp_path / "dangling.rules").symlink_to(tmp_path / "nowhere")
+    result = cli_process("check", "--isolated", tmp_path)
+    assert result.code == 1 and result.out.count("PL201") == 1
+
+
+def test_a_file_that_vanishes_before_it_is_read(cli, tmp_path, good, monkeypatch):
+    import portlint.linter as linter
+
+    real = linter.read_text
+
+    def vanish(path):
+        if path.endswith("gone.rules"):
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(path)
+
+    (tmp_path / "gone.rules").write_text(TELNET)
+    monkeypatch.setattr(linter, "read_text", vanish)
+    result = cli("check", "--isolated", tmp_path)
+    assert result.code == 2 and "gone.rules: cannot read" in result.err
+    assert "PL201" in result.out
