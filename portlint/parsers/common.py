@@ -10,6 +10,7 @@ from ..resources import data_dir
 PARSE_ERROR = "PL001"
 INVALID_PORT = "PL002"
 UNKNOWN_SERVICE = "PL003"
+UNRESOLVED_VARIABLE = "PL005"
 
 #: IP protocol numbers of the transport protocols that have ports.
 PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "33": "dccp", "132": "sctp", "136": "udplite"}

@@ -13,13 +13,12 @@ import re
 from ..hookspecs import hookimpl
 from ..model import Diagnostic, Document, Location
 from . import Parser
-from .common import Word
+from .common import UNRESOLVED_VARIABLE, Word
 from .iptables import BUILTIN_CHAINS, PendingRule, Ruleset, SaveReader, Table, statements
 from .shell_eval import Command, Evaluator
 from .shell_syntax import parse_script
 from .shell_values import Field, HereDocument, Span, describe
 
-UNRESOLVED = "PL005"
 #: iptables, ip6tables and their -legacy / -nft builds, and their -restore commands.
 _PROGRAM = re.compile(r"ip(?P<six>6)?tables(?:-legacy|-nft)?(?P<restore>-restore)?")
 COMMANDS = {
@@ -122,7 +121,7 @@ class Firewall:
     def unresolved(self, span: Span, source: str, reason: str, what: str) -> None:
         """PL005: ``source`` (as written at ``span``) depends on ``reason``; ``what`` is lost."""
         self.doc.diagnostics.append(Diagnostic(
-            UNRESOLVED, f"{source} cannot be resolved statically: it depends on {reason}; {what}",
+            UNRESOLVED_VARIABLE, f"{source} cannot be resolved statically: it depends on {reason}; {what}",
             Location(self.doc.path, span.line, span.column, span.line, span.end_column)))
 
     # -- iptables ----------------------------------------------------------------------------------

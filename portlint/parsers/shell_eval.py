@@ -33,6 +33,7 @@ DECLARATIONS = ("export", "readonly", "declare", "typeset", "local")
 MAX_CALL_DEPTH = 16
 MAX_COMMANDS = 200_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
 _TEST_UNARY = {"-z", "-n"}
 _TEST_FILES = {"-a", "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-k", "-p", "-r", "-s", "-t", "-u",
                "-w", "-x", "-G", "-L", "-N", "-O", "-S", "-v", "-o", "-R"}
@@ -51,6 +52,10 @@ class Command:
 
 class _Exit(Exception):
     pass
+
+
+class _Budget(Exception):
+    """The evaluation ran ``MAX_COMMANDS`` commands: the rest of the script is not read."""
 
 
 class _Return(Exception):
@@ -131,12 +136,13 @@ class Evaluator:
         self._prepare(tree)
         try:
             self.sequence(tree.children)
-        except (_Exit, _Return, _LoopControl, RecursionError):
-            pass  # the script ends here (or nests deeper than portlint follows)
+        except (_Exit, _Return, _LoopControl, _Budget, RecursionError):
+            pass  # the script ends here (or runs longer, or nests deeper, than portlint follows)
 
     def _prepare(self, tree: Tree) -> None:
         """Pair every ``<<`` with its body (they come in the same order) and note the names the
-        script assigns, for messages about unset variables."""
+        script assigns (``NAME=``, ``local NAME=``, ``for NAME``), for messages about unset
+        variables."""
         operators, bodies = [], []
         for node in tree.iter_subtrees_topdown():
             if node.data == "heredoc":
@@ -145,8 +151,10 @@ class Evaluator:
                 if isinstance(child, Token):
                     if child.type == "HEREDOC":
                         operators.append(child)
-                    elif child.type == "ASSIGN":
-                        self.assigned.add(re.match(r"[A-Za-z_]\w*", child.value)[0])
+                    elif child.type in ("ASSIGN", "LITERAL") and _ASSIGNED.match(child.value):
+                        self.assigned.add(_ASSIGNED.match(child.value)[1])
+            if node.data == "for_clause":
+                self.assigned.add(node.children[0].value)
         operators.sort(key=lambda t: t.start_pos)
         bodies.sort(key=lambda b: first_token(b).start_pos)
         for number, operator in enumerate(operators):
@@ -271,10 +279,11 @@ class Evaluator:
             if matched and not alternatives:
                 return run()
             alternatives.append(run)
+            if matched:
+                return self.branches(alternatives, where)  # no later item runs
         if not alternatives:
             return True
-        alternatives.append(lambda: True)
-        return self.branches(alternatives, where)
+        return self.branches(alternatives + [lambda: True], where)  # or none matches
 
     def case_matches(self, subject: Scalar, patterns: list[Tree]) -> bool | None:
         if isinstance(subject, Unknown):
@@ -393,12 +402,9 @@ class Evaluator:
         statuses = set()
         self.certain = False
         try:
-            for alternative in alternatives:
+            for alternative in alternatives:  # exit, return, break: only where surely reached
                 self.state = start.copy()
-                try:
-                    statuses.add(alternative())
-                except (_Exit, _Return):
-                    statuses.add(None)
+                statuses.add(alternative())
                 ends.append(self.state)
         finally:
             self.certain = certain
@@ -413,7 +419,7 @@ class Evaluator:
     def on_simple_command(self, node: Tree, stdin: HereDocument | None = None) -> bool | None:
         self.commands += 1
         if self.commands > MAX_COMMANDS:
-            raise _Exit()
+            raise _Budget()
         assignments = [c for c in node.children if c.data in ("assignment", "array_assignment")]
         words = [c for c in node.children if c.data in ("word", "array_argument")]
         redirects = [c for c in node.children if c.data == "redirect"]
@@ -421,11 +427,10 @@ class Evaluator:
             for assignment in assignments:
                 self.assign(assignment)
             return True
-        name_fields = self.expander.fields(words[0]) if words[0].data == "word" else []
-        if words[0].data == "word" and name_fields and not name_fields[0].unknown \
-                and name_fields[0].text in DECLARATIONS:
-            return self.declare(name_fields[0].text, words[1:])
-        fields = [f for w in words if w.data == "word" for f in self.expander.fields(w)]
+        first = self.expander.fields(words[0]) if words[0].data == "word" else []
+        if first and not first[0].unknown and first[0].text in DECLARATIONS:
+            return self.declare(first[0].text, words[1:])
+        fields = first + [f for w in words[1:] if w.data == "word" for f in self.expander.fields(w)]
         if not fields:
             for assignment in assignments:
                 self.assign(assignment)

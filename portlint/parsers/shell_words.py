@@ -99,13 +99,13 @@ class _Fields:
             self.started = True
             self.pieces.append(None)
             return
-        self.origins.extend(o for o in value.origins if o not in self.origins)
         if quoted:
             self.started = True
             self.text.append(value.text)
             self.pieces.append(value.span)
+            self.origins.extend(o for o in value.origins if o not in self.origins)
             return
-        for number, piece in enumerate(_IFS.split(value.text)):
+        for number, piece in enumerate(_IFS.split(value.text)):  # field splitting
             if number:
                 self.end()
             if piece:
