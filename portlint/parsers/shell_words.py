@@ -128,9 +128,9 @@ class Expander:
 
     # -- words -------------------------------------------------------------------------------
 
-    def span(self, tree: Tree | Token) -> Span:
+    def span(self, tree: Tree | Token, source: str | None = None) -> Span:
         first = first_token(tree)
-        source = self.source(tree)
+        source = self.source(tree) if source is None else source
         line_end = source.find("\n")
         return Span(first.line, first.column, first.column + (len(source) if line_end < 0 else max(line_end, 1)))
 
@@ -152,7 +152,11 @@ class Expander:
 
     def fields(self, word: Tree, split: bool = True) -> list[Field]:
         """The fields of a word; ``split=False`` for assignments (no splitting, one field)."""
-        span, source = self.span(word), self.source(word)
+        only = word.children[0]
+        if len(word.children) == 1 and isinstance(only, Token) and only.type == "LITERAL" and "{" not in only.value:
+            return [Field(only.value, Span(only.line, only.column, only.end_column), only.value)]  # most words
+        source = self.source(word)
+        span = self.span(word, source)
         if split and all(isinstance(p, Token) and p.type == "LITERAL" for p in word.children):
             words = braces(source)
             if len(words) > 1:
