@@ -471,3 +471,12 @@ def test_a_large_script_is_read_quickly():
     document = IptablesScriptParser().parse("\n".join(lines) + "\n", "big.sh")
     assert len(document.declarations) == 5000
     assert time.perf_counter() - start < 10
+
+
+def test_windows_line_endings_read_the_same():
+    script = "#!/bin/sh\nfor p in 22 23; do\n  iptables -A INPUT -p tcp --dport $p -j ACCEPT\ndone\ncat <<EOF | iptables-restore -n\n*filter\n-A INPUT -p tcp --dport 80 -j ACCEPT\nCOMMIT\nEOF\n"
+    unix = IptablesScriptParser().parse(script, "fw.sh")
+    windows = IptablesScriptParser().parse(script.replace("\n", "\r\n"), "fw.sh")
+    assert [(r.dport.ranges, r.dport.location) for r in windows.declarations] == \
+           [(r.dport.ranges, r.dport.location) for r in unix.declarations]
+    assert len(unix.declarations) == 3 and windows.diagnostics == []
