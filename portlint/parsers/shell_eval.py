@@ -99,6 +99,7 @@ class Evaluator:
         self.state = _State()
         self.certain = True
         self.depth = 0
+        self.loops = 0  # loops being run (break and continue end their iterations)
         self.calling: set[str] = set()  # the functions being run
         self.commands = 0
         self.diagnostics: list[Diagnostic] = []
@@ -183,19 +184,17 @@ class Evaluator:
         return self.sequence(node.children)
 
     def on_and_or(self, node: Tree) -> bool | None:
+        """``a && b || c``: each command runs when the status before it says so; an unknown
+        status makes the command a branch that may run."""
         items = [c for c in node.children if not (isinstance(c, Tree) and c.data == "heredoc")]
         status = self.command(items[0])
-        certain = self.certain
-        try:
-            for operator, right in zip(items[1::2], items[2::2]):
-                runs = status if operator.type == "AND_IF" else (None if status is None else not status)
-                if runs is False:
-                    continue
-                self.certain = certain and runs is True
-                result = self.command(right)
-                status = result if runs is True else None
-        finally:
-            self.certain = certain
+        for operator, right in zip(items[1::2], items[2::2]):
+            runs = status if operator.type == "AND_IF" else (None if status is None else not status)
+            if runs is True:
+                status = self.command(right)
+            elif runs is None:
+                where = f"the {operator.value} at line {operator.line}"
+                status = self.branches([lambda right=right: self.command(right), lambda: None], where)
         return status
 
     def on_pipe(self, node: Tree) -> bool | None:
@@ -311,17 +310,7 @@ class Evaluator:
             (i for i in items if isinstance(i, Unknown)), None)
         if unknown is not None:
             return self.loop_once(lambda: (self.set(name, unknown), self.command(body))[1], context)
-        status: bool | None = True
-        for item in items:
-            self.set(name, Value(item.text, item.origins + (Origin(f"${name} = {item.text}", context),)))
-            try:
-                status = self.command(body)
-            except _LoopControl as control:
-                if control.levels > 1:
-                    raise _LoopControl(control.levels - 1, control.again) from None
-                if not control.again:
-                    break
-        return status
+        return self.iterate(name, items, body, context)
 
     def on_arith_for_clause(self, node: Tree) -> bool | None:
         self.arithmetic_assignments(node.children[0].value, node.children[0].line)
@@ -350,18 +339,32 @@ class Evaluator:
         if not fields or fields[0].text != "read" or not names or unknown or any(f.unknown for f in fields):
             return self.command(node)
         context = f"the while read loop at line {first_token(node).line}"
-        status: bool | None = True
+        rows = []
         for line in document.text.splitlines():
             values = line.split(None, len(names) - 1)
-            for name, value in zip(names, values + [""] * (len(names) - len(values))):
-                self.set(name, Value(value, (Origin(f"${name} = {value}", context),)))
-            try:
-                status = self.command(body)
-            except _LoopControl as control:
-                if control.levels > 1:
-                    raise _LoopControl(control.levels - 1, control.again) from None
-                if not control.again:
-                    break
+            rows.append(dict(zip(names, values + [""] * (len(names) - len(values)))))
+        return self.iterate(None, rows, body, context)
+
+    def iterate(self, name: str | None, items: list, body: Tree, context: str) -> bool | None:
+        """Run a loop's body once per item: a value of ``name``, or (``while read``) a row of
+        values by name; each value says where it came from."""
+        status: bool | None = True
+        self.loops += 1
+        try:
+            for item in items:
+                values = item.items() if name is None else [(name, item)]
+                for variable, value in values:
+                    value = value if isinstance(value, Value) else Value(value)
+                    self.set(variable, Value(value.text, value.origins + (Origin(f"${variable} = {value.text}", context),)))
+                try:
+                    status = self.command(body)
+                except _LoopControl as control:
+                    if control.levels > 1:
+                        raise _LoopControl(control.levels - 1, control.again) from None
+                    if not control.again:
+                        break
+        finally:
+            self.loops -= 1
         return status
 
     def loop_once(self, run: Callable[[], bool | None], where: str) -> bool | None:
@@ -587,7 +590,7 @@ class Evaluator:
         return None
 
     def builtin_break(self, fields: list[Field], again: bool = False) -> bool | None:
-        if self.certain:
+        if self.certain and self.loops:
             levels = fields[1].text if len(fields) > 1 else "1"
             raise _LoopControl(int(levels) if levels.isdigit() else 1, again)
         return None

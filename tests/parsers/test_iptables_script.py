@@ -480,3 +480,17 @@ def test_windows_line_endings_read_the_same():
     assert [(r.dport.ranges, r.dport.location) for r in windows.declarations] == \
            [(r.dport.ranges, r.dport.location) for r in unix.declarations]
     assert len(unix.declarations) == 3 and windows.diagnostics == []
+
+
+def test_what_an_undecided_and_or_sets_is_unresolved():
+    document = parse("""\
+        SSH_PORT=22
+        [ -f /etc/custom-ssh ] && SSH_PORT=2222
+        iptables -A INPUT -p tcp --dport $SSH_PORT -j ACCEPT
+        grep -q web /etc/roles || iptables -A INPUT -p tcp --dport 80 -j ACCEPT
+        break
+        iptables -A INPUT -p tcp --dport 443 -j ACCEPT
+        """)
+    assert [r.dport.ranges[0].start for r in document.declarations] == [80, 443]
+    assert codes(document) == ["3:34 PL005"]
+    assert "SSH_PORT, which the branches of the && at line 2 set differently" in document.diagnostics[0].message
