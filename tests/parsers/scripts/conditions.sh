@@ -31,6 +31,10 @@ iptables -N LOGDROP 2>/dev/null || iptables -F LOGDROP
 iptables -A LOGDROP -j LOG --log-prefix "drop: "
 iptables -A LOGDROP -j DROP
 
+# A value chosen by a decided && / || chain.
+[ "$MODE" = server ] && CUSTOM_SSH=2200 || CUSTOM_SSH=22
+iptables -A INPUT -p tcp --dport "$CUSTOM_SSH" -j ACCEPT
+
 # Ports computed from a base, and brace expansion.
 iptables -A INPUT -p tcp --dport $((BASE_PORT + 1)) -j ACCEPT
 iptables -A INPUT -p tcp --dport $((BASE_PORT * 2 + 10)) -j ACCEPT

@@ -24,6 +24,7 @@ for host in 10.0.0.1 10.0.0.2; do
   iptables -t nat -A PREROUTING -p tcp --dport "808$i" -j DNAT --to-destination "$host:80"
 done
 
+IPT=$(command -v iptables)
 for iface in eth1 eth2; do
-  iptables -A INPUT -i "$iface" -p tcp --dport 111 -j ACCEPT
+  $IPT -w -A INPUT -i "$iface" -p tcp --dport 111 -j ACCEPT
 done
