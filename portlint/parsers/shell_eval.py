@@ -193,7 +193,7 @@ class Evaluator:
             if runs is True:
                 status = self.command(right)
             elif runs is None:
-                where = f"the {operator.value} at line {operator.line}"
+                where = f"a {operator.value} list"
                 status = self.branches([lambda right=right: self.command(right), lambda: None], where)
         return status
 
@@ -249,7 +249,7 @@ class Evaluator:
                 clauses.append((part.children[0], part.children[1]))
             else:
                 otherwise = part.children[0]
-        return self.if_chain(clauses, otherwise, f"the if at line {first_token(node).line}")
+        return self.if_chain(clauses, otherwise, "an if")
 
     def if_chain(self, clauses: list[tuple[Tree, Tree]], otherwise: Tree | None, where: str) -> bool | None:
         """The first clause whose condition holds runs; an undecided condition makes two
@@ -266,7 +266,7 @@ class Evaluator:
     def on_case_clause(self, node: Tree) -> bool | None:
         subject = self.expander.scalar(node.children[0])
         items = [c for c in node.children[2:] if isinstance(c, Tree) and c.data == "case_item"]
-        where = f"the case at line {first_token(node).line}"
+        where = "a case"
         alternatives = []
         for item in items:
             patterns = [c for c in item.children if isinstance(c, Tree) and c.data == "word"]
@@ -297,9 +297,8 @@ class Evaluator:
         return answer
 
     def on_for_clause(self, node: Tree) -> bool | None:
-        name, line = node.children[0].value, node.children[0].line
+        name = node.children[0].value
         body = node.children[-1]
-        context = f"the for loop at line {line}"
         if isinstance(node.children[1], Token) and node.children[1].type == "IN":
             fields = [f for w in node.children[2:-1] if isinstance(w, Tree) and w.data == "word"
                       for f in self.expander.fields(w)]
@@ -309,21 +308,20 @@ class Evaluator:
         unknown = Unknown("the arguments the script is run with") if items is None else next(
             (i for i in items if isinstance(i, Unknown)), None)
         if unknown is not None:
-            return self.loop_once(lambda: (self.set(name, unknown), self.command(body))[1], context)
-        return self.iterate(name, items, body, context)
+            return self.loop_once(lambda: (self.set(name, unknown), self.command(body))[1], "a for loop")
+        return self.iterate(name, items, body)
 
     def on_arith_for_clause(self, node: Tree) -> bool | None:
-        self.arithmetic_assignments(node.children[0].value, node.children[0].line)
-        return self.loop_once(lambda: self.command(node.children[-1]), f"the for loop at line {node.children[0].line}")
+        self.arithmetic_assignments(node.children[0].value)
+        return self.loop_once(lambda: self.command(node.children[-1]), "a for loop")
 
     def on_while_clause(self, node: Tree, until: bool = False) -> bool | None:
         condition, body = node.children
-        line = first_token(node).line
         status = self.command(condition)
         if status is (True if until else False):
             return True
         return self.loop_once(lambda: (self.command(body), self.command(condition))[0],
-                              f"the {'until' if until else 'while'} loop at line {line}")
+                              "an until loop" if until else "a while loop")
 
     def on_until_clause(self, node: Tree) -> bool | None:
         return self.on_while_clause(node, until=True)
@@ -338,14 +336,13 @@ class Evaluator:
         unknown = any(s.unknown for s in document.segments)
         if not fields or fields[0].text != "read" or not names or unknown or any(f.unknown for f in fields):
             return self.command(node)
-        context = f"the while read loop at line {first_token(node).line}"
         rows = []
         for line in document.text.splitlines():
             values = line.split(None, len(names) - 1)
             rows.append(dict(zip(names, values + [""] * (len(names) - len(values)))))
-        return self.iterate(None, rows, body, context)
+        return self.iterate(None, rows, body)
 
-    def iterate(self, name: str | None, items: list, body: Tree, context: str) -> bool | None:
+    def iterate(self, name: str | None, items: list, body: Tree) -> bool | None:
         """Run a loop's body once per item: a value of ``name``, or (``while read``) a row of
         values by name; each value says where it came from."""
         status: bool | None = True
@@ -355,7 +352,7 @@ class Evaluator:
                 values = item.items() if name is None else [(name, item)]
                 for variable, value in values:
                     value = value if isinstance(value, Value) else Value(value)
-                    self.set(variable, Value(value.text, value.origins + (Origin(f"${variable} = {value.text}", context),)))
+                    self.set(variable, Value(value.text, value.origins + (Origin(f"${variable} = {value.text}"),)))
                 try:
                     status = self.command(body)
                 except _LoopControl as control:
@@ -380,7 +377,7 @@ class Evaluator:
 
     def on_arith_command(self, node: Tree) -> bool | None:
         token = node.children[0]
-        self.arithmetic_assignments(token.value, token.line)
+        self.arithmetic_assignments(token.value)
         return None
 
     def on_condition(self, node: Tree) -> bool | None:
@@ -466,11 +463,9 @@ class Evaluator:
         """Run a function with these arguments (a recursive call is not followed)."""
         if self.depth >= MAX_CALL_DEPTH or name in self.calling:
             return None
-        line = fields[0].span.line
-        context = f"the call to {name} at line {line}"
         arguments: list[Scalar] = [
             Unknown(f.unknown) if f.unknown else
-            Value(f.text, f.origins + (Origin(f"${number} = {f.text}", context),), f.span)
+            Value(f.text, f.origins + (Origin(f"${number} = {f.text}", name),), f.span)
             for number, f in enumerate(fields[1:], 1)
         ]
         self.state.frames.append(_Frame(arguments))
@@ -630,21 +625,20 @@ class Evaluator:
         return True
 
     def builtin_read(self, fields: list[Field]) -> None:
-        line = fields[0].span.line
         for name in _read_names(fields):
-            self.set(name, Unknown(f"a value read when the script runs (line {line})"))
+            self.set(name, Unknown("a value read when the script runs"))
         return None
 
     def builtin_let(self, fields: list[Field]) -> None:
         for found in fields[1:]:
-            self.arithmetic_assignments(found.text, found.span.line)
+            self.arithmetic_assignments(found.text)
         return None
 
-    def arithmetic_assignments(self, expression: str, line: int) -> None:
+    def arithmetic_assignments(self, expression: str) -> None:
         """Variables that arithmetic changes (``i++``, ``n = n + 1``) are no longer known."""
         for name in re.findall(r"([A-Za-z_]\w*)\s*(?:[-+*/%&|^]?=(?!=)|\+\+|--)|(?:\+\+|--)\s*([A-Za-z_]\w*)", expression):
             name = name[0] or name[1]
-            self.set(name, Unknown(f"{name}, which arithmetic at line {line} changes"))
+            self.set(name, Unknown(f"{name}, which arithmetic changes"))
 
 
 #: Builtins the evaluator runs itself, and the method that does.

@@ -22,10 +22,11 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """How a value reached a command: ``$p = 443`` in ``the for loop at line 12``."""
+    """How a value reached a command: a loop variable (``$p = 443``), or an argument of the
+    function called (``$2 = 23`` of ``allow``)."""
 
     binding: str
-    context: str
+    function: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +116,20 @@ class HereDocument:
 
 
 def describe(origins: tuple[Origin, ...] | list[Origin]) -> str | None:
-    """``"from $proto = udp in the for loop at line 3, $p = 53 in the for loop at line 4"``;
-    bindings made in the same place are named together."""
-    groups: dict[str, list[str]] = {}
+    """``"from the arguments $1 = udp and $2 = 53 of allow, the loop variable $p = 53"``.
+
+    No line numbers: findings are matched across runs by their message (baselines), and the
+    finding's own location is already in the loop's body or at the call."""
+    groups: dict[str | None, list[str]] = {}
     for origin in origins:
-        bindings = groups.setdefault(origin.context, [])
+        bindings = groups.setdefault(origin.function, [])
         if origin.binding not in bindings:
             bindings.append(origin.binding)
     if not groups:
         return None
     parts = []
-    for context, bindings in groups.items():
+    for function, bindings in groups.items():
+        plural = "s" if len(bindings) > 1 else ""
         names = bindings[0] if len(bindings) == 1 else ", ".join(bindings[:-1]) + " and " + bindings[-1]
-        parts.append(f"{names} in {context}")
+        parts.append(f"the loop variable{plural} {names}" if function is None else f"the argument{plural} {names} of {function}")
     return "from " + ", ".join(parts)

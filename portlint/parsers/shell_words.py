@@ -195,8 +195,7 @@ class Expander:
             elif part.data == "command_substitution":
                 out.value(self.substitution(part), quoted)
             else:  # process_substitution: the path of a pipe
-                out.value(Unknown(f"the process substitution {_short(self.source(part))} (line {part.children[0].line})"),
-                          quoted)
+                out.value(Unknown(f"the process substitution {_short(self.source(part))}"), quoted)
             return
         kind, value = part.type, part.value
         if kind in ("LITERAL", "DQ_TEXT", "HD_TEXT", "HD_RAW"):
@@ -214,7 +213,7 @@ class Expander:
         elif kind == "PARAM":
             self.braced(part, out, quoted)
         elif kind == "ARITH":
-            out.value(self.arithmetic(value[3:-2], part), quoted)
+            out.value(self.arithmetic(value[3:-2]), quoted)
         elif kind == "BACKTICK":
             out.value(self.backticks(part), quoted)
 
@@ -373,8 +372,7 @@ class Expander:
         """``$(which iptables)``, ``$(command -v ip6tables)``, ``$(echo 22 80)``; else unknown."""
         commands = [c for c in tree.children if isinstance(c, Tree)]
         body = commands[0].children if commands else []
-        line = first_token(tree).line
-        unknown = Unknown(f"the output of `{_short(self.source(tree)[2:-1])}` (line {line})")
+        unknown = Unknown(f"the output of `{_short(self.source(tree)[2:-1])}`")
         if len(body) != 1 or not isinstance(body[0], Tree) or body[0].data != "simple_command":
             return unknown
         words = [w for w in body[0].children if isinstance(w, Tree) and w.data == "word"]
@@ -386,11 +384,11 @@ class Expander:
     def backticks(self, token: Token) -> Scalar:
         words = token.value[1:-1].split()
         found = _known_output(words) if all(re.fullmatch(r"[\w./+-]+", w) for w in words) else None
-        return found or Unknown(f"the output of `{_short(token.value[1:-1])}` (line {token.line})")
+        return found or Unknown(f"the output of `{_short(token.value[1:-1])}`")
 
-    def arithmetic(self, expression: str, token: Token) -> Scalar:
+    def arithmetic(self, expression: str) -> Scalar:
         """``$((BASE + 1))`` with known integers; assignments and unknowns are not evaluated."""
-        unknown = Unknown(f"the arithmetic $(({_short(expression)})) (line {token.line})")
+        unknown = Unknown(f"the arithmetic $(({_short(expression)}))")
         if _ARITH_ASSIGNS.search(expression):
             return unknown
         origins = []

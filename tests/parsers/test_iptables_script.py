@@ -184,9 +184,9 @@ def test_loops_carry_the_body_location_and_the_value():
         """
     first, second, third, fourth = parse(script).declarations
     assert (first.location.line, first.dport.location.line, first.dport.location.column) == (3, 3, column(script, 3, '"$p"'))
-    assert first.origin == "from $p = 21 in the for loop at line 2"
-    assert second.origin == "from $p = 23 in the for loop at line 2"
-    assert third.origin == "from $proto = tcp and $port = 69 in the for loop at line 5"
+    assert first.origin == "from the loop variable $p = 21"
+    assert second.origin == "from the loop variable $p = 23"
+    assert third.origin == "from the loop variables $proto = tcp and $port = 69"
     assert fourth.protocol == "udp"
 
 
@@ -203,7 +203,7 @@ def test_function_arguments_are_located_where_the_call_writes_them():
         """
     first, second, third = parse(script).declarations
     assert (first.location.line, first.dport.location.line, first.dport.location.column) == (3, 6, 11)
-    assert first.origin == "from $1 = tcp and $2 = 8080 in the call to allow at line 6"
+    assert first.origin == "from the arguments $1 = tcp and $2 = 8080 of allow"
     # a default written in the function is located at its use in the function
     assert (second.protocol, second.dport.ranges, second.dport.location.line) == ("udp", (R(22, 22),), 3)
     assert (third.location.line, third.dport.location.line, third.dport.location.column) == (8, 8, column(script, 8, "23"))
@@ -246,7 +246,7 @@ def test_undecided_branches_may_all_run_and_what_they_set_is_unresolved():
         """)
     assert [r.dport.ranges[0].start for r in document.declarations] == [2222, 22, 80]
     assert codes(document) == ["7:34 PL005"]
-    assert "SSH, which only some branches of the if at line 1 set" in document.diagnostics[0].message
+    assert "SSH, which only some branches of an if set" in document.diagnostics[0].message
     assert [(p.chain, p.policy) for p in document.policies] == [("INPUT", "drop")]
 
 
@@ -260,7 +260,7 @@ def test_while_read_over_a_here_document_runs_once_per_line():
         EOF
         """)
     assert [(r.protocol, r.dport.ranges[0].start) for r in document.declarations] == [("tcp", 25), ("udp", 514)]
-    assert document.declarations[1].origin == "from $proto = udp and $port = 514 in the while read loop at line 1"
+    assert document.declarations[1].origin == "from the loop variables $proto = udp and $port = 514"
 
 
 def test_exit_ends_the_script_and_return_the_function():
@@ -278,11 +278,11 @@ def test_exit_ends_the_script_and_return_the_function():
 # -- what cannot be known ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("script,reason", [
-    ("PORT=$(cat /etc/port)\niptables -A INPUT -p tcp --dport $PORT -j ACCEPT\n", "the output of `cat /etc/port` (line 1)"),
-    ("read -r PORT\niptables -A INPUT -p tcp --dport $PORT -j ACCEPT\n", "a value read when the script runs (line 1)"),
+    ("PORT=$(cat /etc/port)\niptables -A INPUT -p tcp --dport $PORT -j ACCEPT\n", "the output of `cat /etc/port`"),
+    ("read -r PORT\niptables -A INPUT -p tcp --dport $PORT -j ACCEPT\n", "a value read when the script runs"),
     ("iptables -A INPUT -p tcp --dport $PORT -j ACCEPT\n", "PORT, which this script never sets"),
     ("iptables -A INPUT -p tcp --dport $1 -j ACCEPT\n", "$1, an argument the script is run with"),
-    ("for p in $(seq 1 3); do iptables -A INPUT -p tcp --dport $p -j ACCEPT; done\n", "the output of `seq 1 3` (line 1)"),
+    ("for p in $(seq 1 3); do iptables -A INPUT -p tcp --dport $p -j ACCEPT; done\n", "the output of `seq 1 3`"),
     ("iptables -A INPUT -p tcp --dport ${PORT:?set PORT} -j ACCEPT\n", "PORT, which the script requires"),
     ("iptables -A INPUT -p tcp --dport \"$(( RANDOM % 10 ))\" -j ACCEPT\n", "RANDOM"),
 ])
@@ -493,4 +493,4 @@ def test_what_an_undecided_and_or_sets_is_unresolved():
         """)
     assert [r.dport.ranges[0].start for r in document.declarations] == [80, 443]
     assert codes(document) == ["3:34 PL005"]
-    assert "SSH_PORT, which the branches of the && at line 2 set differently" in document.diagnostics[0].message
+    assert "SSH_PORT, which the branches of a && list set differently" in document.diagnostics[0].message
