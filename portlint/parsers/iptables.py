@@ -155,12 +155,9 @@ class Ruleset:
         chain, args = words[1].text, words[2:]
         if RULE_COMMANDS[command.text] == "insert" and args and args[0].text.isdigit():
             args = args[1:]
-        builtin = chain in BUILTIN_CHAINS.get(table.name, ())
         if chain not in table.chains:
-            if builtin:
-                self.declare(table, chain, words[1], None)  # its policy is whatever the kernel has
-            elif self.create_chains:
-                self.declare(table, chain, words[1], None)
+            if chain in BUILTIN_CHAINS.get(table.name, ()) or self.create_chains:
+                self.declare(table, chain, words[1], None)  # a built-in one's policy is the kernel's
             else:
                 self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
         facts = read_rule(args, self.doc.path, self.resolve)
