@@ -32,7 +32,7 @@ OPENERS = {
 MAX_ERRORS = 20
 
 TERMINAL_NAMES = {
-    **{name: "a word" for name in PART_STARTS}, "ASSIGN": "an assignment", "_GLUE": "",
+    **{name: "a word" for name in PART_STARTS}, "ASSIGN": "an assignment", "_GLUE": "a word",
     "_NL": "end of line", "$END": "end of file", "SEMICOLON": "';'", "AMPERSAND": "'&'",
     "AND_IF": "'&&'", "OR_IF": "'||'", "_PIPE": "'|'", "CASE_END": "';;'", "LPAR": "'('", "RPAR": "')'",
     "LBRACE": "'{'", "RBRACE": "'}'", "BANG": "'!'", "IN": "'in'", "REDIRECT": "a redirection",
