@@ -375,9 +375,10 @@ class Expander:
         unknown = Unknown(f"the output of `{_short(self.source(tree)[2:-1])}`")
         if len(body) != 1 or not isinstance(body[0], Tree) or body[0].data != "simple_command":
             return unknown
-        words = [w for w in body[0].children if isinstance(w, Tree) and w.data == "word"]
+        words = [c for c in body[0].children if c.data == "word"]
+        others = [c for c in body[0].children if c.data != "word"]
         fields = [f for w in words for f in self.fields(w)]
-        if len(words) != len(body[0].children) or any(f.unknown for f in fields):
+        if any(not _quiet(c) for c in others) or any(f.unknown for f in fields):
             return unknown
         return _known_output([f.text for f in fields]) or unknown
 
@@ -452,6 +453,12 @@ def _known_output(argv: list[str]) -> Value | None:
     if argv and argv[0] == "echo" and not any(a.startswith("-") for a in argv[1:2]):
         return Value(" ".join(argv[1:]))
     return None
+
+
+def _quiet(node: Tree) -> bool:
+    """A redirection that leaves standard output alone (``2>/dev/null``, ``2>&1``)."""
+    operator = node.children[0]
+    return node.data == "redirect" and operator.type == "REDIRECT" and operator.value[:1] == "2"
 
 
 def _join(items: list[Scalar]) -> Scalar:

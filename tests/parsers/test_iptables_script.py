@@ -51,6 +51,7 @@ def tcp(port: int, chain: str = "INPUT", family: str = "ip", table: str = "filte
     "iptables", "/sbin/iptables", "/usr/sbin/iptables-legacy", "iptables-nft", "sudo iptables",
     "sudo -u root iptables", "command iptables", "env LANG=C iptables", "IPT=iptables; $IPT", "IPT=/sbin/iptables; ${IPT}",
     'IPT="sudo /sbin/iptables -w"; $IPT', "IPT=$(which iptables); $IPT", "IPT=`command -v iptables`; $IPT",
+    "IPT=$(which iptables 2>/dev/null); $IPT",
     "iptables -w 5", "iptables --wait", "iptables -v",
 ])
 def test_every_way_of_calling_iptables(call):
