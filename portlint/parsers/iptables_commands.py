@@ -12,7 +12,7 @@ import re
 from ..model import Diagnostic, Document, Location
 from .common import UNRESOLVED_VARIABLE, Word
 from .iptables import BUILTIN_CHAINS, PendingRule, Ruleset, SaveReader, Table, statements
-from .shell_eval import Command
+from .shell_eval import Branches, Command, exclusive
 from .shell_values import Field, HereDocument, Span, describe
 
 #: iptables, ip6tables and their -legacy / -nft builds, and their -restore commands.
@@ -50,8 +50,9 @@ class Firewall:
         self.doc = document
         self.ruleset = Ruleset(document, resolve, create_chains=True)
         self.tables: dict[tuple[str, str], Table] = {}
-        #: The rules added so far by their words, for -C (does it exist?) and -D.
-        self.added: dict[tuple, list[PendingRule]] = {}
+        #: The rules added so far by their words (and the branches that added them), for -C
+        #: (does it exist?), -D, and rules that exclusive branches both add.
+        self.added: dict[tuple, list[tuple[PendingRule, Branches]]] = {}
         self.policies: set[tuple[str, str, str]] = set()  # chains a -P has set
 
     def __call__(self, command: Command) -> bool | None:
@@ -139,11 +140,10 @@ class Firewall:
                 return None
             present = bool(self.added.get(key))
             if present and command.certain:
-                table.rules.remove(self.added[key].pop(0))
+                table.rules.remove(self.added[key].pop(0)[0])
             return present
-        if not command.certain and any((r.command.line, r.command.column) == (action.line, action.column)
-                                       for r in self.added.get(key, ())):
-            return True  # the same command again in another branch that may run: one rule
+        if any(exclusive(branches, command.branches) for _, branches in self.added.get(key, ())):
+            return True  # another alternative of a branch (an init script's restart) adds it: one rule
         before = len(self.doc.diagnostics)
         origin = _origin(command.fields)
         rule = self.ruleset.apply(table, [action, chain] + ([number] if number else []) + spec, origin)
@@ -151,7 +151,7 @@ class Firewall:
             self.doc.diagnostics[before:] = [Diagnostic(d.code, f"{d.message} ({origin})", d.location)
                                              for d in self.doc.diagnostics[before:]]
         if rule is not None:
-            self.added.setdefault(key, []).append(rule)
+            self.added.setdefault(key, []).append((rule, command.branches))
         return True
 
     def policy(self, command: Command, table: Table, action: Word, args: list[Word]) -> bool:
@@ -283,9 +283,11 @@ class _RestoreReader(SaveReader):
                 target.chains[name] = policy
             if name in declared and policy.hook is not None:
                 firewall.policies.add(key)
-        target.rules.extend(table.rules)
+        branches = self.command.branches
         for key, rule in keys:
-            firewall.added.setdefault(key, []).append(rule)
+            if not any(exclusive(earlier, branches) for _, earlier in firewall.added.get(key, ())):
+                target.rules.append(rule)
+                firewall.added.setdefault(key, []).append((rule, branches))
 
     def uncommitted(self) -> None:
         self.table, self.keys, self.declared = None, [], set()

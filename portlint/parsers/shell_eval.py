@@ -7,13 +7,14 @@ Where it is not, every branch may run: each runs from the same state, and afterw
 the branches left different is unknown ("set in only some branches"). ``while`` loops run once
 as such a branch, except ``while read`` over a known here-document, which runs once per line.
 
-Every command that is not a shell builtin or function is handed, expanded, to ``run_command``
-(with ``certain`` saying whether it runs whenever the script reaches it); its answer (True,
+Every command that is not a shell builtin or function is handed, expanded, to ``run_command``,
+with the branches it runs in (none: it runs whenever the script gets there); its answer (True,
 False, None for unknown) is the command's exit status.
 """
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -41,13 +42,31 @@ _NUMERIC = {"-eq": lambda a, b: a == b, "-ne": lambda a, b: a != b, "-lt": lambd
             "-le": lambda a, b: a <= b, "-gt": lambda a, b: a > b, "-ge": lambda a, b: a >= b}
 
 
+#: The branches a command runs in: (branch point, alternative) from the outermost.
+Branches = tuple[tuple[int, int], ...]
+
+
 @dataclass
 class Command:
     """A command with its arguments expanded, as the evaluator hands it over."""
 
     fields: list[Field]
     stdin: HereDocument | None  # a here-document or here-string, or what `cat`/`echo` pipes in
-    certain: bool  # runs whenever the script gets here (not only in some branches)
+    branches: Branches = ()
+
+    @property
+    def certain(self) -> bool:
+        """It runs whenever the script gets here (not only in some branches)."""
+        return not self.branches
+
+
+def exclusive(a: Branches, b: Branches) -> bool:
+    """Whether commands in these branches never both run: other alternatives of one branch point
+    (the ``start)`` and ``restart)`` items of one case)."""
+    for first, second in zip(a, b):
+        if first != second:
+            return first[0] == second[0]
+    return False
 
 
 class _Exit(Exception):
@@ -97,7 +116,8 @@ class Evaluator:
         self.path = path
         self.run_command = run_command
         self.state = _State()
-        self.certain = True
+        self.alternatives: list[tuple[int, int]] = []  # the branches being run, outermost first
+        self.branch_points = itertools.count()
         self.depth = 0
         self.loops = 0  # loops being run (break and continue end their iterations)
         self.calling: set[str] = set()  # the functions being run
@@ -106,6 +126,10 @@ class Evaluator:
         self.expander = Expander(text, self)
         self.heredocs: dict[int, tuple[Heredoc, Tree | None]] = {}
         self.assigned: set[str] = set()
+
+    @property
+    def certain(self) -> bool:
+        return not self.alternatives
 
     # -- the scope the expander reads ----------------------------------------------------------
 
@@ -397,17 +421,17 @@ class Evaluator:
     def branches(self, alternatives: list[Callable[[], bool | None]], where: str) -> bool | None:
         """Run each alternative from the current state, none of them certain; then keep what
         they agree on. A variable they leave different becomes unknown."""
-        start, certain = self.state, self.certain
+        start, point = self.state, next(self.branch_points)
         ends: list[_State] = []
         statuses = set()
-        self.certain = False
-        try:
-            for alternative in alternatives:  # exit, return, break: only where surely reached
-                self.state = start.copy()
+        for number, alternative in enumerate(alternatives):  # exit, return, break: only where surely reached
+            self.state = start.copy()
+            self.alternatives.append((point, number))
+            try:
                 statuses.add(alternative())
-                ends.append(self.state)
-        finally:
-            self.certain = certain
+            finally:
+                self.alternatives.pop()
+            ends.append(self.state)
         self.state = _merge(ends, where)
         return statuses.pop() if len(statuses) == 1 else None
 
@@ -454,7 +478,7 @@ class Evaluator:
         if builtin is not None:
             status = getattr(self, "builtin_" + builtin)(fields)
         else:
-            status = self.run_command(Command(fields, stdin, self.certain))
+            status = self.run_command(Command(fields, stdin, tuple(self.alternatives)))
         if exec_ and self.certain:
             raise _Exit()
         return status

@@ -495,3 +495,23 @@ def test_what_an_undecided_and_or_sets_is_unresolved():
     assert [r.dport.ranges[0].start for r in document.declarations] == [80, 443]
     assert codes(document) == ["3:34 PL005"]
     assert "SSH_PORT, which the branches of a && list set differently" in document.diagnostics[0].message
+
+
+def test_rules_that_exclusive_branches_both_add_are_one_rule(lint):
+    script = textwrap.dedent("""\
+        case "$1" in
+        start)
+            iptables -A INPUT -p tcp --dport 25 -j ACCEPT
+            ;;
+        restart)
+            iptables -F
+            iptables -A INPUT -p tcp --dport 25 -j ACCEPT
+            iptables -A INPUT -p tcp --dport 110 -j ACCEPT
+            ;;
+        esac
+        allow() { iptables -A INPUT -p tcp --dport "$1" -j ACCEPT; }
+        if [ -f /etc/mail ]; then allow 143; allow 143; fi
+        """)
+    assert dports(script) == [25, 110, 143, 143]
+    # the two calls in one branch are a real duplicate
+    assert [f.location.line for f in lint(script, "iptables-script", select=["PL403"])] == [11]
