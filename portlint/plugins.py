@@ -27,6 +27,7 @@ BUILTIN_PLUGINS = (
     "portlint.discovery",
     "portlint.parsers.iptables",
     "portlint.parsers.compose",
+    "portlint.parsers.iptables_script",
     "portlint.rules.input",
     "portlint.rules.catalog_facts",
     "portlint.rules.services",
