@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-from lark import Transformer
-from lark.exceptions import LarkError
+from functools import lru_cache
 
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
@@ -42,56 +40,120 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
-class _Statements(Transformer):
-    """Turns the parse tree into ``(kind, words)`` per line, built bottom-up by lark."""
+@lru_cache(maxsize=None)
+def _parser():
+    """The grammar's LALR parser, with a transformer that turns a tree into statements."""
+    from lark import Transformer
 
-    @staticmethod
-    def _words(tokens) -> list[Word]:
-        return [
-            Word(_unquote(t.value) if t.type == "STRING" else t.value, t.line, t.column, t.end_column, t.type)
-            for t in tokens
-        ]
+    def words(tokens) -> list[Word]:
+        return [Word(_unquote(t.value) if t.type == "STRING" else t.value, t.line, t.column, t.end_column, t.type)
+                for t in tokens]
 
-    def start(self, items):
-        return items
+    class Statements(Transformer):
+        """``(kind, words)`` per statement, built bottom-up by lark."""
 
-    def line(self, items):
-        return items
+        def start(self, items):
+            return items
 
-    def comment(self, tokens):
-        return ("comment", self._words(tokens))
+        line = start
 
-    def table(self, tokens):
-        return ("table", self._words(tokens))
+        def comment(self, tokens):
+            return ("comment", words(tokens))
 
-    def chain(self, tokens):
-        return ("chain", self._words(tokens))
+        def table(self, tokens):
+            return ("table", words(tokens))
 
-    def rule(self, tokens):
-        return ("rule", self._words(tokens))
+        def chain(self, tokens):
+            return ("chain", words(tokens))
 
-    def commit(self, tokens):
-        return ("commit", self._words(tokens))
+        def rule(self, tokens):
+            return ("rule", words(tokens))
+
+        def commit(self, tokens):
+            return ("commit", words(tokens))
+
+    return grammar("iptables", start=("start", "line"), transformer=Statements())
 
 
-_TRANSFORMER = _Statements()
+# -- the fast path ----------------------------------------------------------------------------
+# Most lines of a dump are plain rules. They are split here with the grammar's own terminals
+# (``grammars/iptables.lark``): whitespace [ \t\f\r], "..." and '...' strings, and runs of other
+# characters, classified as the grammar's contextual lexer classifies them. A line this cannot
+# read exactly as the grammar would (anything unusual, every error) goes to the grammar itself;
+# tests/parsers/test_iptables_fast_path.py proves both give the same statements on the corpus.
+_WORD = r"""("(?:\\.|[^"\\\n])*"|'[^'\n]*'|[^\s"']+)"""
+_TOKEN = re.compile(r"[ \t\f\r]+|" + _WORD)
+_WORDS = re.compile(_WORD)
+_OPTION = re.compile(r"--?[A-Za-z]")
+_COUNTERS = re.compile(r"\[[0-9]+:[0-9]+\]\Z")
+
+
+def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | bool:
+    """The statement of ``line``, None for a blank line, False when the grammar must decide."""
+    if _TOKEN.sub("", line):
+        return False  # a character no terminal takes here (an unterminated quote, \v, ...)
+    end = len(line)
+    tokens = [(m.group(), m.start() + 1) for m in _WORDS.finditer(line)]
+    if not tokens:
+        return None
+    first, column = tokens[0]
+    if first[0] in "*:" and (len(first) == 1 or '"' in line or "'" in line):
+        return False  # the grammar's TABLE and CHAIN terminals take quotes in: let it decide
+    if first[0] == "#":
+        return ("comment", [Word(line[column - 1:], number, column, end + 1, "COMMENT")])
+    if first[0] == "*":
+        return ("table", [Word(first, number, column, column + len(first), "TABLE")]) if len(tokens) == 1 else False
+    if first[0] == ":":
+        if len(tokens) in (2, 3) and tokens[1][0][0] not in "\"'" and (len(tokens) == 2 or _COUNTERS.match(tokens[2][0])):
+            kinds = ("CHAIN", "WORD", "COUNTERS")
+            return ("chain", [Word(t, number, c, c + len(t), k) for (t, c), k in zip(tokens, kinds)])
+        return False
+    if first == "COMMIT":
+        return ("commit", [Word(first, number, column, column + 6, "COMMIT")]) if len(tokens) == 1 else False
+    words = []
+    for i, (text, column) in enumerate(tokens):
+        after = column - 1 + len(text)
+        if i == 0 and _COUNTERS.match(text):
+            kind = "COUNTERS"
+        elif text[0] in "\"'":
+            words.append(Word(_unquote(text), number, column, after + 1, "STRING"))
+            continue
+        elif text == "!" and (after == end or line[after] in " \t\f\r"):
+            kind = "BANG"
+        elif _OPTION.match(text):
+            kind = "OPTION"
+        else:
+            kind = "WORD"
+        words.append(Word(text, number, column, after + 1, kind))
+    first_kind = words[0].kind
+    if first_kind == "COUNTERS" and (len(words) < 2 or words[1].kind != "OPTION") or first_kind not in ("COUNTERS", "OPTION"):
+        return False
+    return ("rule", words)
 
 
 def statements(text: str, path: str) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
-    """Every statement of an iptables-save text, and a PL001 for each line that is not one.
-
-    The whole text is parsed at once; only when that fails is it parsed line by line, so every
-    bad line is reported and the good ones are still read.
-    """
-    parser = grammar("iptables", start=("start", "line"), transformer=_TRANSFORMER)
-    if not text.endswith("\n"):
-        text += "\n"
-    try:
-        return parser.parse(text, start="start"), []
-    except LarkError:
-        pass
+    """Every statement of an iptables-save text, and a PL001 for each line that is not one
+    (the other lines are still read)."""
     found, errors = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
+        statement = _fast_statement(line, number)
+        if statement is False:
+            grammar_found, grammar_errors = grammar_statements(line, path, number)
+            found.extend(grammar_found)
+            errors.extend(grammar_errors)
+        elif statement is not None:
+            found.append(statement)
+    return found, errors
+
+
+def grammar_statements(text: str, path: str, first_line: int = 1) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
+    """The statements of ``text`` as the grammar reads it, line by line (lines numbered from
+    ``first_line``), and a PL001 for each line that is not a statement."""
+    from lark.exceptions import LarkError
+
+    parser = _parser()
+    found, errors = [], []
+    for number, line in enumerate(text.split("\n"), start=first_line):
         try:
             items = parser.parse(line, start="line")
         except LarkError as exc:
