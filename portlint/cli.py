@@ -209,7 +209,7 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     site = [CatalogEntry(s.ports.start, s.ports.end, s.protocol, "site", ASSIGNED, s.name, s.description)
             for s in config.catalog]
     if registry.catalog_entries or site:
-        catalog.add(registry.catalog_entries + site)
+        catalog = catalog.extended(registry.catalog_entries + site)
     settings = Settings(
         ephemeral_range=_ephemeral(getattr(args, "ephemeral_range", None) or config.ephemeral_range, catalog),
         rule_options=config.rules,

@@ -104,14 +104,12 @@ def test_service_names_resolve_like_etc_services(catalog):
     assert catalog.resolve("no-such-service") is None
 
 
-def test_site_entries_count_like_iana(catalog):
-    from portlint.catalog import Catalog
-
-    site = Catalog([], catalog.classes, catalog.ephemeral_presets, [], {})
-    site.add([CatalogEntry(8443, 8443, "tcp", "site", ASSIGNED, "admin-ui", "our admin UI")])
+def test_site_entries_count_like_iana_and_leave_the_shared_catalog_alone(catalog):
+    site = catalog.extended([CatalogEntry(8443, 8443, "tcp", "site", ASSIGNED, "admin-ui", "our admin UI")])
     assert site.status(8443, "tcp") == ASSIGNED
-    assert site.info(8443, "tcp").describe() == "admin-ui"
-    assert site.status(8443, "udp") == UNASSIGNED
+    assert site.info(8443, "tcp").describe() == "pcsync-https, admin-ui"
+    assert site.status(8443, "udp") == catalog.status(8443, "udp")
+    assert all(e.source != "site" for e in catalog.info(8443, "tcp").entries)
 
 
 def test_risks_are_data_with_references(catalog):

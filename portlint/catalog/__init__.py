@@ -144,12 +144,10 @@ class Catalog:
                                                     description, tuple(notes), tuple(refs), tuple(tags))
         return row
 
-    def add(self, entries: list[CatalogEntry]) -> None:
-        """Site-specific entries (from configuration or plugins); they count like IANA's."""
-        for entry in entries:
-            self._index(entry)
-        self._cache.clear()
-        self._segments = None
+    def extended(self, entries: list[CatalogEntry]) -> Catalog:
+        """A catalog with site-specific ``entries`` (from configuration or plugins), which count
+        like IANA's; this one, shared by every run of the process, is left as it is."""
+        return Catalog(self._rows + list(entries), self.classes, self.ephemeral_presets, self.risks, self.names)
 
     # -- lookups -----------------------------------------------------------------------------
 
