@@ -36,6 +36,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="let compose interpolation read the process environment (besides .env files)")
     parser.add_argument("--config", metavar="PATH", help="read this configuration file (skips the search)")
     parser.add_argument("--isolated", action="store_true", help="read no configuration file")
+    parser.add_argument("--include-path", action="append", metavar="DIR",
+                        help="a folder nftables `include` searches after the including file's folder, "
+                             "like nft -I (repeatable)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
@@ -215,7 +218,8 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     selection = Selection(registry.rules.values(), select if select else config.select,
                           config.ignore + (ignore or []), config.extend_select + (extend_select or []))
     parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {},
-                                 project_root=str(config.project_root) if config.project_root else None)
+                                 project_root=str(config.project_root) if config.project_root else None,
+                                 include_path=tuple(args.include_path or ()))
     per_file = [(_relative_glob(glob, config), codes) for glob, codes in config.per_file_ignores.items()]
     linter = Linter(registry, catalog, settings, selection, debug=args.debug, parse_options=parse_options,
                     severities=config.severity, per_file_ignores=per_file)

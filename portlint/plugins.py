@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "portlint"
 BUILTIN_PLUGINS = (
     "portlint.discovery",
     "portlint.parsers.iptables",
+    "portlint.parsers.nftables",
     "portlint.parsers.compose",
     "portlint.parsers.iptables_script",
     "portlint.rules.input",
