@@ -122,7 +122,8 @@ class Catalog:
         self._ranges: list[int] = []
         self._segments: tuple[list[int], list[tuple[int, ...]]] | None = None
         self._cache: dict[tuple[int, str | None], tuple[CatalogEntry, ...]] = {}
-        self._risk_cache: dict[tuple[int, str | None, str | None], tuple[Risk, ...]] = {}
+        self._risk_index: dict[int, tuple[Risk, ...]] | None = None  # port -> risks, built on first use
+        self._info_cache: dict[tuple[int, str], PortInfo] = {}
         for row in rows:
             self._index(row)
 
@@ -185,27 +186,30 @@ class Catalog:
         return _decide_status(self.entries_for(port, protocol))
 
     def info(self, port: int, protocol: str) -> PortInfo:
-        entries = self.entries_for(port, protocol)
-        return PortInfo(
-            port=port,
-            protocol=protocol,
-            status=_decide_status(entries),
-            range_class=self.range_class(port),
-            entries=entries,
-            risks=self.risks_for(port, protocol),
-        )
-
-    def risks_for(self, port: int, protocol: str | None, kind: str | None = None) -> tuple[Risk, ...]:
-        key = (port, protocol, kind)
-        found = self._risk_cache.get(key)
+        """Everything known about ``port``/``protocol``, built once per process and port."""
+        key = (port, protocol)
+        found = self._info_cache.get(key)
         if found is None:
-            found = self._risk_cache[key] = tuple(
-                r for r in self.risks
-                if r.start <= port <= r.end
-                and (protocol is None or r.protocol == protocol)
-                and (kind is None or r.kind == kind)
+            entries = self.entries_for(port, protocol)
+            found = self._info_cache[key] = PortInfo(
+                port=port,
+                protocol=protocol,
+                status=_decide_status(entries),
+                range_class=self.range_class(port),
+                entries=entries,
+                risks=self.risks_for(port, protocol),
             )
         return found
+
+    def risks_for(self, port: int, protocol: str | None, kind: str | None = None) -> tuple[Risk, ...]:
+        if self._risk_index is None:
+            index: dict[int, list[Risk]] = defaultdict(list)
+            for risk in self.risks:
+                for p in range(risk.start, risk.end + 1):
+                    index[p].append(risk)
+            self._risk_index = {p: tuple(found) for p, found in index.items()}
+        return tuple(r for r in self._risk_index.get(port, ())
+                     if (protocol is None or r.protocol == protocol) and (kind is None or r.kind == kind))
 
     def range_class(self, port: int) -> RangeClass:
         for cls in self.classes:

@@ -13,9 +13,10 @@ from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVa
 from ..catalog import Catalog
 from ..exposure import ChainGraph, ChainPaths, Exposure, document_exposures
 from ..findings import Finding, Severity
-from ..model import Declaration, Document, FirewallRule, Location, PortRange, port_count
+from ..model import MAX_PORT, Declaration, Document, FirewallRule, Location, PortRange, port_count
 
 T = TypeVar("T")
+_BLOCK = 64  # ports judged together and remembered for the run (see ExposureRule._block)
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -138,20 +139,40 @@ class ExposureRule(Rule):
             ranges = exposure.exposed if self.judges == "exposed" else exposure.service
             if not ranges or port_count(ranges) >= ctx.settings.broad_range or not self.applies(exposure):
                 continue
-            ports: list[int] = []
-            reasons: dict[Hashable, None] = {}
-            for proto in exposure.protocols:
-                for r in ranges:
-                    for port in range(r.start, r.end + 1):
-                        if ctx.settings.allowed and ctx.settings.is_allowed(port, proto):
-                            continue
-                        reason = self.concerns(port, proto, ctx)
-                        if reason is not None:
-                            ports.append(port)
-                            reasons.setdefault(reason, None)
+            ports, reasons = self._judge(ranges, exposure.protocols, ctx)
             if ports:
                 yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure),
                                    exposure.declaration)
+
+    def _judge(self, ranges: tuple[PortRange, ...], protocols: tuple[str, ...],
+               ctx: RuleContext) -> tuple[list[int], list[Hashable]]:
+        """The ports of ``ranges`` that concern this rule and their distinct reasons."""
+        ports: list[int] = []
+        reasons: dict[Hashable, None] = {}
+        for proto in protocols:
+            for r in ranges:
+                for block in range(r.start // _BLOCK, r.end // _BLOCK + 1):
+                    for port, reason in self._block(block, proto, ctx):
+                        if r.start <= port <= r.end:
+                            ports.append(port)
+                            reasons.setdefault(reason, None)
+        return ports, list(reasons)
+
+    def _block(self, block: int, protocol: str, ctx: RuleContext) -> list[tuple[int, Hashable]]:
+        """``(port, reason)`` of the ports of one block of ``_BLOCK`` ports that concern this
+        rule, computed once per run: rulesets repeat ports and ranges rule after rule."""
+        memo = self.__dict__.setdefault("_blocks", {})
+        found = memo.get((block, protocol))
+        if found is None:
+            settings = ctx.settings
+            found = memo[block, protocol] = []
+            for port in range(block * _BLOCK, min((block + 1) * _BLOCK, MAX_PORT + 1)):
+                if settings.allowed and settings.is_allowed(port, protocol):
+                    continue
+                reason = self.concerns(port, protocol, ctx)
+                if reason is not None:
+                    found.append((port, reason))
+        return found
 
     def applies(self, exposure: Exposure) -> bool:
         """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""
@@ -159,7 +180,9 @@ class ExposureRule(Rule):
 
     def concerns(self, port: int, protocol: str, ctx: RuleContext) -> Hashable | None:
         """A reason (any hashable; "" is fine) when ``port``/``protocol`` concerns this rule,
-        else None. The distinct reasons of an exposure reach :meth:`message` in order."""
+        else None. The distinct reasons of an exposure reach :meth:`message` in order. The
+        answer may depend on the port, the protocol and the run (catalog, settings), not on the
+        document: it is computed once per run."""
         raise NotImplementedError
 
     def message(self, ports: str, reasons: list, exposure: Exposure) -> str:
