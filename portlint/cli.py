@@ -36,6 +36,10 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="let compose interpolation read the process environment (besides .env files)")
     parser.add_argument("--config", metavar="PATH", help="read this configuration file (skips the search)")
     parser.add_argument("--isolated", action="store_true", help="read no configuration file")
+    parser.add_argument("--project-root", metavar="DIR",
+                        help="the project's root folder (default: the configuration's project-root, else the folder "
+                             "of the nearest configuration file, else the git work tree, else the checked paths' "
+                             "common folder): includes stay inside it, cross-file rules read the files under it")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
@@ -195,9 +199,12 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
            extend_select: list[str] | None = None):
     """The registry, configuration and linter of a run: the command line wins over the
     configuration file (``--select`` replaces ``select``; ignores and extensions add up)."""
+    from pathlib import Path
+
     from .catalog import ASSIGNED, CatalogEntry, load
     from .parsers import ParseOptions
     from .plugins import load_registry
+    from .project import ProjectScope
     from .rules import Settings
 
     registry = load_registry()
@@ -214,11 +221,16 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     )
     selection = Selection(registry.rules.values(), select if select else config.select,
                           config.ignore + (ignore or []), config.extend_select + (extend_select or []))
+    project_root = Path(args.project_root).resolve() if args.project_root else config.project_root
+    if project_root is not None and not project_root.is_dir():
+        raise UsageError(f"project root {project_root} is not a folder")
     parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {},
-                                 project_root=str(config.project_root) if config.project_root else None)
+                                 project_root=str(project_root) if project_root else None)
     per_file = [(_relative_glob(glob, config), codes) for glob, codes in config.per_file_ignores.items()]
+    project = ProjectScope(project_root, tuple(_relative_glob(g, config) for g in config.exclude),
+                           find_config=not args.isolated)
     linter = Linter(registry, catalog, settings, selection, debug=args.debug, parse_options=parse_options,
-                    severities=config.severity, per_file_ignores=per_file)
+                    severities=config.severity, per_file_ignores=per_file, project=project)
     if args.input_format and args.input_format not in registry.parsers:
         raise UsageError(f"--format {args.input_format!r}: known formats are {', '.join(sorted(registry.parsers))}")
     return registry, config, linter
@@ -260,10 +272,9 @@ def _relative_glob(glob: str, config) -> str:
 
 
 def _excluded(path: str, patterns: list[str]) -> bool:
-    from .linter import _path_matches
+    from .discovery import excluded
 
-    absolute = os.path.abspath(path)
-    return any(_path_matches(absolute, p) or _path_matches(path, p) for p in patterns)
+    return excluded(path, patterns)
 
 
 def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) -> Report:
@@ -277,7 +288,7 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
     report.problems.extend(problems)
     if exclude:
         candidates = [c for c in candidates if not _excluded(c.path, exclude)]
-    linter.run(linter.select_files(candidates, args.input_format, report, args.skip_unknown), report, visit)
+    texts = []
     if "-" in args.paths:
         name = args.stdin_filename or "-"
         text, decode_error = decode(sys.stdin.buffer.read(), name)
@@ -286,9 +297,9 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
             if not args.skip_unknown:
                 report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
         else:
-            linter.add(report, name, text, fmt, decode_error, visit)
-            report.settle()
-    return report
+            texts.append((name, text, fmt, decode_error))
+    files = linter.select_files(candidates, args.input_format, report, args.skip_unknown)
+    return linter.run(files, report, visit, texts)
 
 
 def _print_problems(report: Report) -> None:
