@@ -1,4 +1,4 @@
-"""Command line: ``portlint [check] PATH...``, ``ports``, ``rules``, ``explain``, ``port``.
+"""Command line: ``portlint [check] PATH...``, ``ports``, ``exposure``, ``rules``, ``explain``, ``port``.
 
 Exit codes: 0 no finding reaches ``--fail-on``; 1 one does; 2 the run could not do what was
 asked (usage error, unreadable path, internal error). ``--exit-zero`` turns 1 into 0, never 2.
@@ -18,7 +18,7 @@ from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-COMMANDS = ("check", "ports", "rules", "explain", "port")
+COMMANDS = ("check", "ports", "exposure", "rules", "explain", "port")
 
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     ports = sub.add_parser("ports", help="print every port declaration portlint understood")
     _add_input_options(ports)
     ports.add_argument("--output-format", default="text", choices=("text", "json"))
+
+    exposure = sub.add_parser("exposure", help="what the project exposes: one row per exposed port, riskiest first")
+    _add_input_options(exposure)
+    exposure.add_argument("--output-format", default="text", choices=("text", "json", "markdown", "html"))
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--output-format", default="text", choices=("text", "json"))
@@ -372,6 +376,12 @@ def cmd_ports(args) -> int:
             stream.write("\n")
         else:
             stream.write(format_table(table_rows(records)))
+    return _input_status(report)
+
+
+def _input_status(report: Report) -> int:
+    """For the commands that only read their inputs: parse problems go to standard error and
+    make the exit code 1; unreadable paths and internal errors make it 2."""
     for f in report.findings:
         loc = f.location
         print(f"portlint: {loc.path}:{loc.line}:{loc.column}: {f.code} {f.message}", file=sys.stderr)
@@ -379,6 +389,22 @@ def cmd_ports(args) -> int:
     if report.problems or report.has_internal_error:
         return EXIT_ERROR
     return EXIT_FINDINGS if report.findings else EXIT_OK
+
+
+def cmd_exposure(args) -> int:
+    from .exposure_render import render
+    from .exposure_view import exposure_rows
+    from .project import shown_path
+    from .rules import RuleContext
+
+    _, config, linter = _setup(args, select=["PL0"])  # parse only: no rule but the input checks
+    documents: list = []
+    report = _lint(args, linter, documents.append, exclude=[_relative_glob(g, config) for g in config.exclude])
+    root = linter.project_scope.root_of([d.path for d in documents]) if documents else None
+    project = linter.load_project([RuleContext(d, linter.catalog, linter.settings) for d in documents], root)
+    with _Output(args.output_file) as stream:
+        render(args.output_format, exposure_rows(project), shown_path(root) if root else ".", stream)
+    return _input_status(report)
 
 
 def cmd_rules(args) -> int:
@@ -447,5 +473,5 @@ def cmd_port(args) -> int:
     return EXIT_OK
 
 
-COMMAND_HANDLERS = {"check": cmd_check, "ports": cmd_ports, "rules": cmd_rules, "explain": cmd_explain,
-                    "port": cmd_port}
+COMMAND_HANDLERS = {"check": cmd_check, "ports": cmd_ports, "exposure": cmd_exposure, "rules": cmd_rules,
+                    "explain": cmd_explain, "port": cmd_port}
