@@ -60,14 +60,18 @@ class DockerBypassesFirewall(_PublishedPortRule):
 
     @staticmethod
     def _message(binding: PortBinding, bypassed: tuple[ChainFate, ...]) -> str:
-        drops = " and ".join(f"({f.explain()})" for f in bypassed)
-        sources = {f"{p.rule.saddr} ({f.path}:{p.rule.rule_line or p.rule.location.line})": None
-                   for f in bypassed for p in f.verdict.partials if p.action == Action.ACCEPT and p.by_source}
-        firewall = (f"accepts it only from {', '.join(sources)} and drops it otherwise {drops}" if sources
-                    else f"drops it {drops}")
+        drops = "; ".join(f.explain() for f in bypassed)
+        sources: dict[str, list[str]] = {}
+        for fate in bypassed:
+            for p in fate.verdict.partials:
+                if p.action == Action.ACCEPT and p.by_source:
+                    where = f"{fate.path}:{p.rule.rule_line or p.rule.location.line}"
+                    sources.setdefault(p.rule.saddr, []).append(where)
+        allowed = ", ".join(f"{source} ({', '.join(where)})" for source, where in sources.items())
+        firewall = f"accepts it only from {allowed} and drops it otherwise" if sources else "drops it"
         return (f"{host_ports(binding)} of service {binding.service} is published on every interface, but the host "
-                f"firewall {firewall}: Docker's NAT rules send it around the input path, so it is open to every "
-                "source; bind it to an address (127.0.0.1:...) or filter it in DOCKER-USER")
+                f"firewall {firewall} ({drops}): Docker's NAT rules send it around the input path, so it is open "
+                "to every source; bind it to an address (127.0.0.1:...) or filter it in DOCKER-USER")
 
 
 class PublishedPortFiltered(_PublishedPortRule):

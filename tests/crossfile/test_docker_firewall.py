@@ -178,6 +178,15 @@ def test_an_ipv4_firewall_does_not_judge_a_port_published_on_ipv6_only(cli, tmp_
     assert "5433/tcp" in findings(cli, "compose.yaml")[0][2]
 
 
+def test_the_ipv4_and_ipv6_rulesets_both_dropping_are_both_named(cli, tmp_path, monkeypatch):
+    rules_v6 = RULES_V4.replace("-p icmp -m icmp --icmp-type 8", "-p ipv6-icmp").replace("iptables-save", "ip6tables-save")
+    compose = 'services:\n  db:\n    image: postgres:16\n    ports: ["5432:5432", "[::]:5433:5432"]\n'
+    monkeypatch.chdir(project(tmp_path, {"compose.yaml": compose, "rules.v4": RULES_V4, "rules.v6": rules_v6}))
+    both, v6_only = (message for _, _, message in findings(cli, "compose.yaml"))
+    assert "drops it (rules.v4:3, policy drop of INPUT; rules.v6:3, policy drop of INPUT)" in both
+    assert "5433/tcp" in v6_only and "drops it (rules.v6:3, policy drop of INPUT)" in v6_only
+
+
 def test_compose_and_nftables(cli, tmp_path, monkeypatch, nftables):
     monkeypatch.chdir(project(tmp_path, {"compose.yaml": STACK, "nftables.conf": NFTABLES}))
     found = findings(cli, "compose.yaml")
