@@ -19,6 +19,7 @@ surely does.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -29,7 +30,6 @@ from .verdicts import ChainWalker, Verdict, probe, sees
 
 DOCKER_USER = "DOCKER-USER"
 FILTER_TYPES = (None, "filter")
-LOOPBACK_PREFIXES = ("127.", "::1", "[::1]", "localhost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,11 @@ def host_versions(binding: PortBinding) -> frozenset[str]:
 
 
 def on_loopback(binding: PortBinding) -> bool:
-    return (binding.host_ip or "").startswith(LOOPBACK_PREFIXES)
+    """Bound to a loopback address: Docker's NAT does not forward it (its own proxy serves it)."""
+    try:
+        return ipaddress.ip_address((binding.host_ip or "").strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def is_firewall(document: Document) -> bool:

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from .catalog import ASSIGNED, PortInfo
 from .coverage import Matches
-from .docker_paths import ChainFate, ProjectFirewall, chain_walker, on_loopback
+from .docker_paths import FILTER_TYPES, ChainFate, ProjectFirewall, chain_walker, on_loopback
 from .exposure import FILTER_HOOKS, ChainKey, Exposure, chain_key
 from .model import Action, FirewallRule, PortBinding, PortRange, format_ranges
 from .rules import ProjectContext, RuleContext
@@ -223,7 +223,7 @@ def _base_chains(ctx: RuleContext) -> list[tuple]:
     """The document's filter base chains on the input and forward hooks, with the chains each
     reaches (computed once per document)."""
     return [(policy, ctx.chains.reachable(chain_key(policy))) for policy in ctx.document.policies
-            if policy.hook in FILTER_HOOKS and policy.type in (None, "filter")]
+            if policy.hook in FILTER_HOOKS and policy.type in FILTER_TYPES]
 
 
 def _dropped_before(ctx: RuleContext, rule: FirewallRule, exposure: Exposure, protocol: str) -> Iterator[ChainFate]:
