@@ -125,7 +125,8 @@ class Linter:
         self._unused_suppression = next((r for r in self.rules if r.code == UNUSED_SUPPRESSION), None)
         self.project_rules = [r for r in self.rules if isinstance(r, ProjectRule)]
         self.project_scope = project or ProjectScope()
-        self._project_documents: dict[Path, list[RuleContext]] = {}
+        self._project_files: dict[Path, list[tuple[str, str]]] = {}
+        self._project_documents: dict[str, RuleContext | None] = {}
 
     # -- formats ---------------------------------------------------------------------------
 
@@ -284,27 +285,37 @@ class Linter:
         others: list[RuleContext] = []
         if root is not None:
             seen = {os.path.realpath(ctx.document.path) for ctx in checked}
-            others = [ctx for ctx in self._documents_under(root) if os.path.realpath(ctx.document.path) not in seen]
+            for path, fmt in self._files_under(root):
+                if os.path.realpath(path) not in seen:
+                    context = self._read_for_project(path, fmt)
+                    if context is not None:
+                        others.append(context)
         return ProjectContext(root, checked, others, self.catalog, self.settings)
 
-    def _documents_under(self, root: Path) -> list[RuleContext]:
-        """Every document under ``root``, read once per linter (the pytest plugin lints one
-        file at a time)."""
+    def _files_under(self, root: Path) -> list[tuple[str, str]]:
+        """``(path, format)`` of every file under ``root``, found once per linter (the pytest
+        plugin lints one file at a time)."""
+        if root not in self._project_files:
+            skipped = self.new_report()  # unreadable or unknown files do not concern this run
+            self._project_files[root] = self.select_files(self.project_scope.candidates(root), None, skipped)
+        return self._project_files[root]
+
+    def _read_for_project(self, path: str, fmt: str) -> RuleContext | None:
+        """The context of a file read for the project, parsed once per linter; None when it
+        cannot be read or its parser crashes (reported when that file is checked itself)."""
         from .rules import RuleContext
 
-        if root not in self._project_documents:
-            contexts = []
-            skipped = self.new_report()  # unreadable or unknown files do not concern this run
-            for path, fmt in self.select_files(self.project_scope.candidates(root), None, skipped):
-                try:
-                    text, _ = read_text(path)
-                except OSError:
-                    continue
+        if path not in self._project_documents:
+            context = None
+            try:
+                text, _ = read_text(path)
+            except OSError:
+                text = None
+            if text is not None:
                 document, crashed = self.parse(text, path, fmt)
-                if not crashed:  # a parser crash is reported when that file is checked itself
-                    contexts.append(RuleContext(document, self.catalog, self.settings))
-            self._project_documents[root] = contexts
-        return self._project_documents[root]
+                context = None if crashed else RuleContext(document, self.catalog, self.settings)
+            self._project_documents[path] = context
+        return self._project_documents[path]
 
     # -- internal errors -----------------------------------------------------------------
 
