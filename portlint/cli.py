@@ -40,6 +40,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="the project's root folder (default: the configuration's project-root, else the folder "
                              "of the nearest configuration file, else the git work tree, else the checked paths' "
                              "common folder): includes stay inside it, cross-file rules read the files under it")
+    parser.add_argument("--include-path", action="append", metavar="DIR",
+                        help="a folder nftables `include` searches after the including file's folder, "
+                             "like nft -I (repeatable)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
@@ -229,7 +232,8 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     if project_root is not None and not project_root.is_dir():
         raise UsageError(f"project root {project_root} is not a folder")
     parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {},
-                                 project_root=str(project_root) if project_root else None)
+                                 project_root=str(project_root) if project_root else None,
+                                 include_path=tuple(args.include_path or ()))
     per_file = [(_relative_glob(glob, config), codes) for glob, codes in config.per_file_ignores.items()]
     project = ProjectScope(project_root, tuple(_relative_glob(g, config) for g in config.exclude),
                            find_config=not args.isolated)

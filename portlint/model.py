@@ -148,6 +148,9 @@ class FirewallRule:
     #: First line of the rule statement when ``location`` points inside it (an element of a
     #: multi-line nftables set or map); None when the rule starts at ``location``.
     rule_line: int | None = None
+    #: Where the values of a rule produced by evaluation came from, for people ("from the loop
+    #: variable $p = 443"): a shell script's loop variables and function arguments.
+    origin: str | None = None
 
 
 class Hook:

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("fmt", ["iptables"])
+@pytest.mark.parametrize("fmt", ["iptables", "nftables"])
 def test_conformance_is_complete(shared, fmt):
     run = subprocess.run(
         [sys.executable, str(shared / "tools" / "conformance.py"), "--format", fmt,

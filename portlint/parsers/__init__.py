@@ -19,6 +19,9 @@ class ParseOptions:
     #: The project's root folder (configuration ``project-root``), for parsers that follow
     #: references to other files (includes must stay inside it); None: decided per parser.
     project_root: str | None = None
+    #: Folders nftables ``include`` searches after the including file's folder (``--include-path``,
+    #: like ``nft -I``).
+    include_path: tuple[str, ...] = ()
 
 
 class Parser:

@@ -10,20 +10,21 @@ from ..resources import data_dir
 PARSE_ERROR = "PL001"
 INVALID_PORT = "PL002"
 UNKNOWN_SERVICE = "PL003"
+UNRESOLVED_VARIABLE = "PL005"
 
 #: IP protocol numbers of the transport protocols that have ports.
 PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "33": "dccp", "132": "sctp", "136": "udplite"}
 
 
 @lru_cache(maxsize=None)
-def grammar(name: str, start: tuple[str, ...] = ("start",), transformer=None):
-    """The LALR parser of ``grammars/<name>.lark`` with these start symbols, built once per
-    process (and cached on disk by lark between processes)."""
+def grammar(name: str, start: tuple[str, ...] = ("start",), transformer=None, postlex=None):
+    """The LALR parser of ``grammars/<name>.lark`` with these start symbols (and this lark
+    post-lexer), built once per process (and cached on disk by lark between processes)."""
     from lark import Lark
 
     path = data_dir("grammars") / f"{name}.lark"
     return Lark(path.read_text(encoding="utf-8"), parser="lalr", cache=True, start=list(start),
-                transformer=transformer)
+                transformer=transformer, postlex=postlex)
 
 
 @dataclass(frozen=True, slots=True)

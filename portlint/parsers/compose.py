@@ -11,7 +11,6 @@ import re
 from ..hookspecs import hookimpl
 from ..model import Document, ServiceSettings
 from . import Parser
-from .compose_project import ProjectLoader, project_files
 
 #: Top-level keys of the Compose Specification (and extensions): a YAML file whose top-level
 #: keys are all of these and include ``services:`` (or ``include:``) is a compose file.
@@ -49,6 +48,8 @@ class ComposeParser(Parser):
 
     def parse(self, text: str, path: str) -> Document:
         document = Document(path, self.name, text)
+        from .compose_project import ProjectLoader, project_files  # lark and ruamel: only when needed
+
         loader = ProjectLoader(self.options.environment)
         services = loader.load_project(project_files(path), {path: text})
         for service in services.values():

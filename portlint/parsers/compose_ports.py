@@ -15,11 +15,10 @@ from typing import Mapping
 from lark.exceptions import LarkError
 
 from ..model import MAX_PORT, Diagnostic, Location, PortBinding, PortRange
-from .common import INVALID_PORT, PARSE_ERROR, error_offset, grammar
+from .common import INVALID_PORT, PARSE_ERROR, UNRESOLVED_VARIABLE, error_offset, grammar
 from .compose_interpolation import Interpolated, InterpolationError, interpolate
 from .compose_yaml import YamlFile, is_mapping, is_scalar, items, kind, scalar
 
-UNRESOLVED_VARIABLE = "PL005"
 PROTOCOLS = ("tcp", "udp", "sctp")
 MODES = ("host", "ingress")
 #: Host port 0 asks Docker for any free port, as an omitted host port does.

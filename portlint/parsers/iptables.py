@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-from lark import Transformer
-from lark.exceptions import LarkError
+from functools import lru_cache
 
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
@@ -42,56 +40,120 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
-class _Statements(Transformer):
-    """Turns the parse tree into ``(kind, words)`` per line, built bottom-up by lark."""
+@lru_cache(maxsize=None)
+def _parser():
+    """The grammar's LALR parser, with a transformer that turns a tree into statements."""
+    from lark import Transformer
 
-    @staticmethod
-    def _words(tokens) -> list[Word]:
-        return [
-            Word(_unquote(t.value) if t.type == "STRING" else t.value, t.line, t.column, t.end_column, t.type)
-            for t in tokens
-        ]
+    def words(tokens) -> list[Word]:
+        return [Word(_unquote(t.value) if t.type == "STRING" else t.value, t.line, t.column, t.end_column, t.type)
+                for t in tokens]
 
-    def start(self, items):
-        return items
+    class Statements(Transformer):
+        """``(kind, words)`` per statement, built bottom-up by lark."""
 
-    def line(self, items):
-        return items
+        def start(self, items):
+            return items
 
-    def comment(self, tokens):
-        return ("comment", self._words(tokens))
+        line = start
 
-    def table(self, tokens):
-        return ("table", self._words(tokens))
+        def comment(self, tokens):
+            return ("comment", words(tokens))
 
-    def chain(self, tokens):
-        return ("chain", self._words(tokens))
+        def table(self, tokens):
+            return ("table", words(tokens))
 
-    def rule(self, tokens):
-        return ("rule", self._words(tokens))
+        def chain(self, tokens):
+            return ("chain", words(tokens))
 
-    def commit(self, tokens):
-        return ("commit", self._words(tokens))
+        def rule(self, tokens):
+            return ("rule", words(tokens))
+
+        def commit(self, tokens):
+            return ("commit", words(tokens))
+
+    return grammar("iptables", start=("start", "line"), transformer=Statements())
 
 
-_TRANSFORMER = _Statements()
+# -- the fast path ----------------------------------------------------------------------------
+# Most lines of a dump are plain rules. They are split here with the grammar's own terminals
+# (``grammars/iptables.lark``): whitespace [ \t\f\r], "..." and '...' strings, and runs of other
+# characters, classified as the grammar's contextual lexer classifies them. A line this cannot
+# read exactly as the grammar would (anything unusual, every error) goes to the grammar itself;
+# tests/parsers/test_iptables_fast_path.py proves both give the same statements on the corpus.
+_WORD = r"""("(?:\\.|[^"\\\n])*"|'[^'\n]*'|[^\s"']+)"""
+_TOKEN = re.compile(r"[ \t\f\r]+|" + _WORD)
+_WORDS = re.compile(_WORD)
+_OPTION = re.compile(r"--?[A-Za-z]")
+_COUNTERS = re.compile(r"\[[0-9]+:[0-9]+\]\Z")
+
+
+def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | bool:
+    """The statement of ``line``, None for a blank line, False when the grammar must decide."""
+    if _TOKEN.sub("", line):
+        return False  # a character no terminal takes here (an unterminated quote, \v, ...)
+    end = len(line)
+    tokens = [(m.group(), m.start() + 1) for m in _WORDS.finditer(line)]
+    if not tokens:
+        return None
+    first, column = tokens[0]
+    if first[0] in "*:" and (len(first) == 1 or '"' in line or "'" in line):
+        return False  # the grammar's TABLE and CHAIN terminals take quotes in: let it decide
+    if first[0] == "#":
+        return ("comment", [Word(line[column - 1:], number, column, end + 1, "COMMENT")])
+    if first[0] == "*":
+        return ("table", [Word(first, number, column, column + len(first), "TABLE")]) if len(tokens) == 1 else False
+    if first[0] == ":":
+        if len(tokens) in (2, 3) and tokens[1][0][0] not in "\"'" and (len(tokens) == 2 or _COUNTERS.match(tokens[2][0])):
+            kinds = ("CHAIN", "WORD", "COUNTERS")
+            return ("chain", [Word(t, number, c, c + len(t), k) for (t, c), k in zip(tokens, kinds)])
+        return False
+    if first == "COMMIT":
+        return ("commit", [Word(first, number, column, column + 6, "COMMIT")]) if len(tokens) == 1 else False
+    words = []
+    for i, (text, column) in enumerate(tokens):
+        after = column - 1 + len(text)
+        if i == 0 and _COUNTERS.match(text):
+            kind = "COUNTERS"
+        elif text[0] in "\"'":
+            words.append(Word(_unquote(text), number, column, after + 1, "STRING"))
+            continue
+        elif text == "!" and (after == end or line[after] in " \t\f\r"):
+            kind = "BANG"
+        elif _OPTION.match(text):
+            kind = "OPTION"
+        else:
+            kind = "WORD"
+        words.append(Word(text, number, column, after + 1, kind))
+    first_kind = words[0].kind
+    if first_kind == "COUNTERS" and (len(words) < 2 or words[1].kind != "OPTION") or first_kind not in ("COUNTERS", "OPTION"):
+        return False
+    return ("rule", words)
 
 
 def statements(text: str, path: str) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
-    """Every statement of an iptables-save text, and a PL001 for each line that is not one.
-
-    The whole text is parsed at once; only when that fails is it parsed line by line, so every
-    bad line is reported and the good ones are still read.
-    """
-    parser = grammar("iptables", start=("start", "line"), transformer=_TRANSFORMER)
-    if not text.endswith("\n"):
-        text += "\n"
-    try:
-        return parser.parse(text, start="start"), []
-    except LarkError:
-        pass
+    """Every statement of an iptables-save text, and a PL001 for each line that is not one
+    (the other lines are still read)."""
     found, errors = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
+        statement = _fast_statement(line, number)
+        if statement is False:
+            grammar_found, grammar_errors = grammar_statements(line, path, number)
+            found.extend(grammar_found)
+            errors.extend(grammar_errors)
+        elif statement is not None:
+            found.append(statement)
+    return found, errors
+
+
+def grammar_statements(text: str, path: str, first_line: int = 1) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
+    """The statements of ``text`` as the grammar reads it, line by line (lines numbered from
+    ``first_line``), and a PL001 for each line that is not a statement."""
+    from lark.exceptions import LarkError
+
+    parser = _parser()
+    found, errors = [], []
+    for number, line in enumerate(text.split("\n"), start=first_line):
         try:
             items = parser.parse(line, start="line")
         except LarkError as exc:
@@ -103,24 +165,114 @@ def statements(text: str, path: str) -> tuple[list[tuple[str, list[Word]]], list
 
 
 @dataclass
-class _Table:
+class Table:
+    """One table of one family, with its chains and the rules appended to them so far."""
+
+    family: str
     name: str
-    word: Word
+    word: Word  # where the table was opened (or first used)
     chains: dict[str, ChainPolicy] = field(default_factory=dict)
-    rules: list[tuple[Word, str, RuleFacts]] = field(default_factory=list)
+    rules: list[PendingRule] = field(default_factory=list)
 
 
-class _Builder:
-    """Reads statements in order, as iptables-restore does, into a Document."""
+@dataclass
+class PendingRule:
+    """A rule whose target can be told from a chain name only once the table is complete."""
 
-    def __init__(self, document: Document, family: str, resolve) -> None:
+    command: Word
+    chain: str
+    facts: RuleFacts
+    origin: str | None = None  # see FirewallRule.origin
+
+
+class Ruleset:
+    """Applies iptables commands (``-A``, ``-I``, ``-N``, ``-P``, ...) to tables, as iptables
+    does, and turns each complete table into the model.
+
+    Shared by every source of iptables commands: iptables-save files and the shell scripts that
+    call iptables. ``create_chains`` says what a rule in an unknown chain means: an error in a
+    dump, which declares every chain; a chain made elsewhere in a script (``DOCKER-USER``).
+    """
+
+    def __init__(self, document: Document, resolve, create_chains: bool = False) -> None:
         self.doc = document
-        self.family = family
         self.resolve = resolve
-        self.table: _Table | None = None
+        self.create_chains = create_chains
 
     def error(self, word: Word, message: str) -> None:
         self.doc.diagnostics.append(Diagnostic(PARSE_ERROR, message, word.location(self.doc.path)))
+
+    def apply(self, table: Table, words: list[Word], origin: str | None = None) -> PendingRule | None:
+        """Apply one command (its words from the command option on); the rule it adds, if any."""
+        command = words[0]
+        if command.text in OTHER_COMMANDS:
+            self.other_command(table, OTHER_COMMANDS[command.text], words[1:])
+            return None
+        if command.text not in RULE_COMMANDS:
+            self.error(command, f"unexpected {command.text!r}: a rule starts with -A CHAIN or -I CHAIN")
+            return None
+        if len(words) < 2 or words[1].kind not in ("WORD", "STRING"):
+            self.error(command, f"{command.text} needs a chain name")
+            return None
+        chain, args = words[1].text, words[2:]
+        if RULE_COMMANDS[command.text] == "insert" and args and args[0].text.isdigit():
+            args = args[1:]
+        if chain not in table.chains:
+            if chain in BUILTIN_CHAINS.get(table.name, ()) or self.create_chains:
+                self.declare(table, chain, words[1], None)  # a built-in one's policy is the kernel's
+            else:
+                self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
+        facts = read_rule(args, self.doc.path, self.resolve)
+        self.doc.diagnostics.extend(facts.diagnostics)
+        rule = PendingRule(command, chain, facts, origin)
+        table.rules.append(rule)
+        return rule
+
+    def other_command(self, table: Table, command: str, args: list[Word]) -> None:
+        if command == "new" and args:
+            self.declare(table, args[0].text, args[0], None)
+        elif command == "policy" and len(args) >= 2:
+            self.declare(table, args[0].text, args[0], args[1].text.lower())
+
+    def declare(self, table: Table, name: str, word: Word, policy: str | None) -> None:
+        builtin = name in BUILTIN_CHAINS.get(table.name, ())
+        table.chains[name] = ChainPolicy(
+            location=word.location(self.doc.path), format="iptables", family=table.family,
+            table=table.name, chain=name, hook=name.lower() if builtin else None,
+            type=CHAIN_TYPES.get(table.name) if builtin else None, policy=policy,
+        )
+
+    def emit(self, table: Table) -> None:
+        """The table is complete: every chain is known, so each target is a verdict, a jump or
+        an extension."""
+        chains = set(table.chains)
+        self.doc.policies.extend(table.chains.values())
+        path = self.doc.path
+        for rule in table.rules:
+            facts, command = rule.facts, rule.command
+            self.doc.declarations.append(FirewallRule(
+                location=Location(path, command.line, command.column),
+                format="iptables", family=table.family, table=table.name, chain=rule.chain,
+                protocol=facts.protocol, protocol_negated=facts.protocol_negated,
+                dport=facts.dport, sport=facts.sport, either=facts.either,
+                saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
+                states=facts.states, action=facts.action(chains), target=facts.target,
+                to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
+                rate_limit=facts.rate_limit, unmodeled=tuple(facts.unmodeled),
+                target_options=tuple(facts.target_options), origin=rule.origin,
+            ))
+
+
+class SaveReader:
+    """Reads iptables-save statements in order, as iptables-restore does."""
+
+    def __init__(self, ruleset: Ruleset, family: str) -> None:
+        self.ruleset = ruleset
+        self.family = family
+        self.table: Table | None = None
+
+    def error(self, word: Word, message: str) -> None:
+        self.ruleset.error(word, message)
 
     def feed(self, kind: str, words: list[Word]) -> None:
         getattr(self, "on_" + kind)(words)
@@ -133,19 +285,26 @@ class _Builder:
         name = word.text[1:]
         if self.table is not None:
             self.error(word, f"COMMIT expected before {word.text}: table {self.table.name} is still open")
-            self.close()
+            self.uncommitted()
         if name not in BUILTIN_CHAINS:
             self.error(word, f"unknown table {name!r}: expected one of {', '.join(BUILTIN_CHAINS)}")
-        self.table = _Table(name, word)
+        self.table = self.open_table(name, word)
+
+    def open_table(self, name: str, word: Word) -> Table:
+        return Table(self.family, name, word)
 
     def on_commit(self, words: list[Word]) -> None:
         if self.table is None:
             self.error(words[0], "COMMIT without a table: start the table with a line such as *filter")
             return
-        self.close()
+        table, self.table = self.table, None
+        self.commit(table)
+
+    def commit(self, table: Table) -> None:
+        self.ruleset.emit(table)
 
     def on_chain(self, words: list[Word]) -> None:
-        table = self.open_table(words[0])
+        table = self.current_table(words[0])
         if table is None:
             return
         name, policy = words[0].text[1:], words[1].text
@@ -154,78 +313,33 @@ class _Builder:
             self.error(words[1], f"chain {name} is not a built-in chain of table {table.name}: its policy must be '-'")
         if builtin and policy not in ("ACCEPT", "DROP"):
             self.error(words[1], f"invalid policy {policy!r} for built-in chain {name}: expected ACCEPT or DROP")
-        self.declare(table, name, words[0], policy.lower() if builtin else None)
+        self.ruleset.declare(table, name, words[0], policy.lower() if builtin else None)
 
     def on_rule(self, words: list[Word]) -> None:
         if words[0].kind == "COUNTERS":
             words = words[1:]
-        command = words[0]
-        table = self.open_table(command)
-        if table is None:
-            return
-        if command.text in OTHER_COMMANDS:
-            self.other_command(table, OTHER_COMMANDS[command.text], command, words[1:])
-            return
-        if command.text not in RULE_COMMANDS:
-            self.error(command, f"unexpected {command.text!r}: a rule starts with -A CHAIN or -I CHAIN")
-            return
-        if len(words) < 2 or words[1].kind not in ("WORD", "STRING"):
-            self.error(command, f"{command.text} needs a chain name")
-            return
-        chain, args = words[1].text, words[2:]
-        if RULE_COMMANDS[command.text] == "insert" and args and args[0].text.isdigit():
-            args = args[1:]
-        if chain not in table.chains and chain not in BUILTIN_CHAINS.get(table.name, ()):
-            self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
-        elif chain not in table.chains:
-            self.declare(table, chain, words[1], None)  # its policy is whatever the kernel has
-        facts = read_rule(args, self.doc.path, self.resolve)
-        self.doc.diagnostics.extend(facts.diagnostics)
-        table.rules.append((command, chain, facts))
+        table = self.current_table(words[0])
+        if table is not None:
+            self.apply(table, words)
 
-    def other_command(self, table: _Table, command: str, word: Word, args: list[Word]) -> None:
-        if command == "new" and args:
-            self.declare(table, args[0].text, args[0], None)
-        elif command == "policy" and len(args) >= 2:
-            self.declare(table, args[0].text, args[0], args[1].text.lower())
+    def apply(self, table: Table, words: list[Word]) -> None:
+        self.ruleset.apply(table, words)
 
-    def open_table(self, word: Word) -> _Table | None:
+    def current_table(self, word: Word) -> Table | None:
         if self.table is None:
             self.error(word, "statement outside a table: start the table with a line such as *filter")
         return self.table
-
-    def declare(self, table: _Table, name: str, word: Word, policy: str | None) -> None:
-        builtin = name in BUILTIN_CHAINS.get(table.name, ())
-        table.chains[name] = ChainPolicy(
-            location=word.location(self.doc.path), format="iptables", family=self.family,
-            table=table.name, chain=name, hook=name.lower() if builtin else None,
-            type=CHAIN_TYPES.get(table.name) if builtin else None, policy=policy,
-        )
-
-    def close(self) -> None:
-        """At COMMIT: every chain is known, so each target is a verdict, a jump or an extension."""
-        table, self.table = self.table, None
-        chains = set(table.chains)
-        self.doc.policies.extend(table.chains.values())
-        path = self.doc.path
-        for command, chain, facts in table.rules:
-            self.doc.declarations.append(FirewallRule(
-                location=Location(path, command.line, command.column),
-                format="iptables", family=self.family, table=table.name, chain=chain,
-                protocol=facts.protocol, protocol_negated=facts.protocol_negated,
-                dport=facts.dport, sport=facts.sport, either=facts.either,
-                saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
-                states=facts.states, action=facts.action(chains), target=facts.target,
-                to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
-                rate_limit=facts.rate_limit, unmodeled=tuple(facts.unmodeled),
-                target_options=tuple(facts.target_options),
-            ))
 
     def finish(self, last_line: int) -> None:
         if self.table is not None:
             word = Word("", last_line, 1, 1)
             self.error(word, f"COMMIT expected: table {self.table.name} (opened at line {self.table.word.line}) is never committed")
-            self.close()
+            self.uncommitted()
+
+    def uncommitted(self) -> None:
+        """A table that is never committed: a dump is still linted as far as it goes."""
+        table, self.table = self.table, None
+        self.commit(table)
 
 
 class IptablesParser(Parser):
@@ -247,10 +361,10 @@ class IptablesParser(Parser):
 
         document = Document(path, self.name, text)
         found, document.diagnostics = statements(text, path)
-        builder = _Builder(document, self.family(text, path), load().resolve)
+        reader = SaveReader(Ruleset(document, load().resolve), self.family(text, path))
         for kind, words in found:
-            builder.feed(kind, words)
-        builder.finish(max(text.count("\n"), 1))
+            reader.feed(kind, words)
+        reader.finish(max(text.count("\n"), 1))
         return document
 
     @staticmethod

@@ -40,6 +40,8 @@ MATCH_OPTIONS: dict[str, dict[str, int] | None] = {
     "state": {"state": 1},
     "comment": {"comment": 1},
     "mac": {"mac-source": 1},
+    "icmp": {"icmp-type": 1},
+    "icmp6": {"icmpv6-type": 1},
     "limit": {"limit": 1, "limit-burst": 1},
     "hashlimit": {"hashlimit-upto": 1, "hashlimit-above": 1, "hashlimit-burst": 1, "hashlimit-mode": 1,
                   "hashlimit-srcmask": 1, "hashlimit-dstmask": 1, "hashlimit-name": 1,
@@ -65,6 +67,10 @@ VERDICTS = {
     "MASQUERADE": Action.MASQUERADE,
 }
 PORT_MATCHES = ("tcp", "udp", "sctp", "dccp")
+#: The match iptables loads for ``-p PROTOCOL`` when an option nothing else defines is met
+#: (``-p icmp --icmp-type 8``): the protocols that have a match of their name.
+IMPLICIT_MATCHES = {**{p: p for p in PORT_MATCHES}, "icmp": "icmp", "icmpv6": "icmp6", "ipv6-icmp": "icmp6",
+                    "esp": "esp", "ah": "ah", "mh": "mh", "ipv6-mh": "mh"}
 MULTIPORT_PROTOCOLS = ("tcp", "udp", "udplite", "sctp", "dccp")
 #: Protocols whose reversed range (``60000:29``) iptables rejects; udp and dccp accept it.
 STRICT_RANGE_PROTOCOLS = ("tcp", "sctp")
@@ -172,11 +178,11 @@ class _Reader:
 
     def _load_implicit(self) -> bool:
         """iptables loads the match named by ``-p`` when an option nothing else defines is met."""
-        proto = self.facts.protocol
-        if self.implicit_loaded or proto not in PORT_MATCHES or proto in self.matches:
+        module = IMPLICIT_MATCHES.get(self.facts.protocol)
+        if self.implicit_loaded or module is None or module in self.matches:
             return False
         self.implicit_loaded = True
-        self.matches.append(proto)
+        self.matches.append(module)
         return True
 
     def _partial_owner(self) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVa
 from ..catalog import Catalog
 from ..exposure import ChainGraph, ChainPaths, Exposure, document_exposures
 from ..findings import Finding, Severity
-from ..model import Document, Location, PortRange, port_count
+from ..model import Declaration, Document, FirewallRule, Location, PortRange, port_count
 
 T = TypeVar("T")
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
@@ -117,7 +117,11 @@ class Rule:
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         raise NotImplementedError
 
-    def finding(self, location: Location, message: str) -> Finding:
+    def finding(self, location: Location, message: str, declaration: Declaration | None = None) -> Finding:
+        """A finding of this rule about ``declaration``: when evaluation produced it (a loop or a
+        function of a shell script), the message ends with where its values came from."""
+        if isinstance(declaration, FirewallRule) and declaration.origin:
+            message = f"{message} ({declaration.origin})"
         return Finding(self.code, self.name, self.level, message, location)
 
     @classmethod
@@ -192,7 +196,8 @@ class ExposureRule(Rule):
                             ports.append(port)
                             reasons.setdefault(reason, None)
             if ports:
-                yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure))
+                yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure),
+                                   exposure.declaration)
 
     def applies(self, exposure: Exposure) -> bool:
         """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""

@@ -43,7 +43,7 @@ class AcceptAllTraffic(Rule):
             )
             if unrestricted:
                 yield self.finding(rule.location, f"every packet is accepted on {rule.chain}: restrict the rule "
-                                                  "(protocol, port, source, interface or state) or remove it")
+                                                  "(protocol, port, source, interface or state) or remove it", rule)
 
 
 class SourcePortTrust(Rule):
@@ -72,7 +72,7 @@ class SourcePortTrust(Rule):
             yield self.finding(match.location or rule.location,
                                f"{neg} {ports} accepted on {rule.chain} with no destination port{state}: the "
                                "sender picks its source port, so every port is reachable; match "
-                               "ESTABLISHED,RELATED replies instead")
+                               "ESTABLISHED,RELATED replies instead", rule)
 
 
 @hookimpl

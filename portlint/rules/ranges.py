@@ -47,7 +47,7 @@ class BroadPortRange(Rule):
                 what = (f"every port except {format_ranges(exposure.written)}" if exposure.negated
                         else format_ranges(exposure.exposed))
                 yield self.finding(exposure.location, f"{with_protocol(what, exposure)} ({exposure.width} ports) "
-                                   f"{exposure.describe()}: open only the ports the service uses")
+                                   f"{exposure.describe()}: open only the ports the service uses", exposure.declaration)
 
 
 def _all_allowed(exposure, ctx: RuleContext) -> bool:
@@ -78,7 +78,7 @@ class EmptyPortRange(Rule):
                     if r.is_empty:
                         yield self.finding(match.location or decl.location,
                                            f"port range from {r.start} down to {r.end} matches no port: "
-                                           "write the lower port first")
+                                           "write the lower port first", decl)
 
 
 @hookimpl

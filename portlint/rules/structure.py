@@ -198,7 +198,7 @@ class DuplicateRule(Rule):
             for rule, _, earlier in chain:
                 if earlier is not None:
                     yield self.finding(rule.location, f"same matches and verdict as line {rule_line(earlier)} "
-                                       f"({describe(rule)} {done(rule)}); delete this duplicate")
+                                       f"({describe(rule)} {done(rule)}); delete this duplicate", rule)
 
 
 class ShadowedRule(Rule):
@@ -224,7 +224,7 @@ class ShadowedRule(Rule):
                 shadow = index.first_cover(matches) if index is not None else None
                 if shadow is not None and not same_statement(shadow, rule):
                     yield self.finding(rule.location, f"never matches: {describe(shadow)} is already "
-                                       f"{self._done(shadow, ends)} at line {rule_line(shadow)}")
+                                       f"{self._done(shadow, ends)} at line {rule_line(shadow)}", rule)
                 elif position < len(chain) and self._terminal(rule, ends):
                     if index is None:
                         index = CoverIndex()

@@ -1,0 +1,932 @@
+"""The syntax of nftables files: words, the syntax tree, and recovery from syntax errors.
+
+``grammars/nftables.lark`` follows nft's own grammar; this module gives it nft's scanner (the
+keywords nft reserves everywhere, numbers told from names) and turns the parse into a small
+syntax tree (:class:`Rule`, :class:`Match`, :class:`Value` ...) in the same LALR pass. What the
+tree means is decided in :mod:`portlint.parsers.nftables`.
+
+A syntax error is reported as nft reports it ("unexpected X; expected Y") and parsing goes on:
+the parser is unwound to the innermost block, the rest of the statement is skipped up to its
+newline or ``;``, and the next statement is read. So every bad statement is reported and the good
+ones are kept.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from lark import Token, Transformer
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from ..model import Diagnostic, Location
+from .common import PARSE_ERROR, grammar, one_of
+
+#: Block contents an included file can be parsed as (the grammar's start symbols).
+BODIES = ("start", "table_body", "chain_body", "set_body", "map_body", "flowtable_body",
+          "counter_body", "quota_body", "ct_helper_body", "ct_timeout_body", "ct_expect_body",
+          "limit_body", "secmark_body", "synproxy_body")
+
+#: Words nft's scanner always reads as keywords, whatever the parser expects (so `tcp dport
+#: accept` and `chain log {` are syntax errors). Other keywords (`dport`, `saddr`, `to`, ...) are
+#: keywords only where the grammar expects them.
+GLOBAL_KEYWORDS = frozenset("""
+    eq ne lt gt le ge lshift rshift xor and or not vmap include define redefine undefine describe
+    hook device devices table chain rule set element map flowtable handle ruleset socket tproxy
+    accept drop continue jump goto return inet netdev add replace update create insert delete get
+    list reset flush rename import export monitor position index comment constant interval dynamic
+    auto-merge timeout gc-interval elements expires policy size flow offload meter counter log
+    queue limit quota hour day reject snat dnat masquerade redirect random th bridge ether type
+    typeof vlan arp ip ecn time icmp icmpv6 igmp ip6 priority ah esp comp flags udp udplite tcp
+    dccp sctp rt rt0 rt2 srh hbh frag dst mh meta mark iif iifname iiftype oif oifname oiftype
+    skuid skgid nftrace rtclassid ibriport ibrname obriport obrname pkttype cpu iifgroup oifgroup
+    cgroup ct numgen jhash symhash dup fwd fib osf synproxy notrack all exists missing exthdr ipsec
+    secmark xt
+""".split())
+
+_RELATIONAL_OPERATORS = ("==", "eq", "!=", "ne", "<", "lt", ">", "gt", ">=", "ge", "<=", "le", "!", "not")
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
+#: Terminals named for people in error messages; keywords are shown quoted.
+_TERMINAL_NAMES = {
+    "NUMBER": "a number", "STRING": "a name", "QUOTED": "a quoted string", "ASTERISK": "a name",
+    "_NL": "end of line", "$END": "end of file",
+}
+
+
+class _Words:
+    """Postlexer: a WORD becomes NUMBER, a name (STRING), a wildcard name (ASTERISK), or the
+    keyword nft's scanner would make of it; WORD is lexed in every parser state."""
+
+    always_accept = ("WORD",)
+
+    def __init__(self) -> None:
+        self.reserved: dict[str, str] = {}  # word -> its keyword terminal, filled once loaded
+
+    def process(self, stream):
+        reserved = self.reserved
+        for token in stream:
+            if token.type == "WORD":
+                value = token.value
+                if value in reserved:
+                    token.type = reserved[value]
+                elif _NUMBER.fullmatch(value):
+                    token.type = "NUMBER"
+                else:
+                    token.type = "ASTERISK" if value.endswith("*") else "STRING"
+            yield token
+
+
+# ---------------------------------------------------------------------------------------------
+# The syntax tree. Spans are (start offset, end offset, line, column, end line, end column).
+
+Span = tuple[int, int, int, int, int, int]
+
+
+def token_span(token: Token) -> Span:
+    return (token.start_pos, token.end_pos, token.line, token.column, token.end_line, token.end_column)
+
+
+def span_of(item) -> Span | None:
+    if isinstance(item, Token):
+        return token_span(item)
+    if isinstance(item, list):
+        spans = [s for s in map(span_of, item) if s]
+        return _join(spans[0], spans[-1]) if spans else None
+    return getattr(item, "span", None)
+
+
+def _join(first: Span, last: Span) -> Span:
+    return (first[0], last[1], first[2], first[3], last[4], last[5])
+
+
+def _children_span(children: list) -> Span | None:
+    first = next((s for s in map(span_of, children) if s), None)
+    last = next((s for s in map(span_of, reversed(children)) if s), None)
+    return _join(first, last) if first else None
+
+
+@dataclass(slots=True)
+class Node:
+    """A construct whose parts portlint does not read (a log statement, a hash expression)."""
+
+    kind: str
+    children: list
+    span: Span | None
+
+
+@dataclass(slots=True)
+class Include:
+    path: str
+    span: Span
+
+
+@dataclass(slots=True)
+class Define:
+    name: str
+    value: Any
+    span: Span
+    redefine: bool = False
+
+
+@dataclass(slots=True)
+class Undefine:
+    name: str
+    span: Span
+
+
+@dataclass(slots=True)
+class TableSpec:
+    family: str
+    name: str | None  # None when given by handle
+    span: Span
+
+
+@dataclass(slots=True)
+class ObjectSpec:
+    """A chain, set or object named within a table: ``[family] table name``."""
+
+    family: str
+    table: str
+    name: str | None
+    span: Span
+    name_span: Span | None = None
+
+
+@dataclass(slots=True)
+class Command:
+    """A one-line command: ``add rule ...``, ``delete table ...``, ``flush ruleset``."""
+
+    verb: str  # add, insert, replace, delete, flush
+    object: str  # table, chain, rule, set, map, element, ruleset
+    spec: TableSpec | ObjectSpec | str | None
+    body: Any
+    span: Span
+
+
+@dataclass(slots=True)
+class ChainDef:
+    name: str
+    body: list
+    span: Span
+
+
+@dataclass(slots=True)
+class SetDef:
+    name: str
+    body: list
+    is_map: bool
+    span: Span
+
+
+@dataclass(slots=True)
+class Hook:
+    type: Token
+    hook: Token
+    priority: Any
+    span: Span
+
+
+@dataclass(slots=True)
+class Policy:
+    value: Any  # a Token (accept/drop) or a Var
+    span: Span
+
+
+@dataclass(slots=True)
+class Elements:
+    value: Any
+    span: Span
+
+
+@dataclass(slots=True)
+class Comment:
+    text: str
+    span: Span
+
+
+@dataclass(slots=True)
+class Rule:
+    statements: list
+    comment: str | None
+    span: Span
+
+
+@dataclass(slots=True)
+class Verdict:
+    kind: str  # accept, drop, continue, return, jump, goto
+    target: Any  # the chain of jump/goto: a Token or a Var
+    span: Span
+
+
+@dataclass(slots=True)
+class AnonymousChain:
+    kind: str  # jump or goto
+    rules: list
+    span: Span
+
+
+@dataclass(slots=True)
+class VerdictMap:
+    key: Any
+    map: Any  # SetLiteral of Mappings, SetRef or Var
+    span: Span
+
+
+@dataclass(slots=True)
+class Match:
+    left: Any
+    op: str | None  # None for the implicit comparison
+    right: Any
+    span: Span
+    op_span: Span | None = None
+    flags: bool = False  # `expr value / mask`
+
+
+@dataclass(slots=True)
+class Nat:
+    kind: str  # snat, dnat, masquerade, redirect, tproxy
+    address: Any = None
+    port: Any = None
+    span: Span | None = None
+    family: str | None = None  # `dnat ip6 to ...`: only packets of that family
+    port_map: bool = False  # `dnat ip addr . port to ...`: the address maps to address and port
+
+
+@dataclass(slots=True)
+class _NatPart:
+    role: str  # address, port or family
+    value: Any
+    span: Span | None
+
+
+@dataclass(slots=True)
+class Terminal:
+    """A statement that ends the rule without a verdict of its own: reject, queue, fwd, ..."""
+
+    kind: str
+    span: Span
+
+
+@dataclass(slots=True)
+class Unsupported:
+    """A statement nft's parser itself refuses (``xt``)."""
+
+    message: str
+    span: Span
+
+
+@dataclass(slots=True)
+class Var:
+    name: str
+    span: Span
+
+
+@dataclass(slots=True)
+class SetRef:
+    name: str
+    span: Span
+
+
+@dataclass(slots=True)
+class SetLiteral:
+    items: list
+    span: Span | None
+
+
+@dataclass(slots=True)
+class Element:
+    key: Any
+    span: Span
+
+
+@dataclass(slots=True)
+class Mapping:
+    key: Any
+    value: Any
+    span: Span
+
+
+@dataclass(slots=True)
+class Range:
+    low: Any
+    high: Any
+    span: Span
+
+
+@dataclass(slots=True)
+class Prefix:
+    value: Any
+    length: int
+    span: Span
+
+
+@dataclass(slots=True)
+class Concat:
+    parts: list
+    span: Span
+
+
+@dataclass(slots=True)
+class ListExpr:
+    items: list
+    span: Span
+
+
+@dataclass(slots=True)
+class MapLookup:
+    key: Any
+    map: Any
+    span: Span
+
+
+@dataclass(slots=True)
+class Payload:
+    protocol: str  # tcp, udp, ip, ether, ... (raw for @base,offset,length)
+    field: str
+    span: Span
+
+
+@dataclass(slots=True)
+class Meta:
+    key: str
+    span: Span
+    qualified: bool = True  # written `meta KEY`
+
+
+@dataclass(slots=True)
+class Conntrack:
+    key: str
+    direction: str | None
+    span: Span
+
+
+
+def _tokens(children) -> list[Token]:
+    return [c for c in children if isinstance(c, Token)]
+
+
+def _nodes(children) -> list:
+    return [c for c in children if c is not None and not isinstance(c, Token)]
+
+
+def _keep(children) -> list:
+    return [c for c in children if c is not None]
+
+
+class _ToSyntaxTree(Transformer):
+    """Builds the syntax tree bottom-up while the parser reduces (Lark's inline transformer).
+    Rules without a method become :class:`Node`."""
+
+    def __getattr__(self, name: str):
+        if name[:1].islower():
+            return lambda children: Node(name, _keep(children), _children_span(children))
+        raise AttributeError(name)
+
+    # -- statements every block accepts, and block bodies -------------------------------------
+
+    def start(self, children):
+        return [c for c in children if c is not None and not isinstance(c, Token)]
+
+    table_body = chain_body = set_body = map_body = flowtable_body = counter_body = quota_body = start
+    ct_helper_body = ct_timeout_body = ct_expect_body = limit_body = secmark_body = start
+    synproxy_body = subchain_body = start
+
+    def include(self, children):
+        return Include(children[0][1:-1], token_span(children[0]))
+
+    def define(self, children):
+        return Define(children[0].value, children[1], _children_span(children))
+
+    def redefine(self, children):
+        return Define(children[0].value, children[1], _children_span(children), redefine=True)
+
+    def undefine(self, children):
+        return Undefine(children[0].value, token_span(children[0]))
+
+    def recovered(self, children):
+        return None
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def table_spec(self, children):
+        family = children[0].value if len(children) == 2 else "ip"
+        return TableSpec(family, children[-1].value, _children_span(children))
+
+    def tableid_spec(self, children):
+        family = children[0].value if len(children) == 2 else "ip"
+        return TableSpec(family, None, _children_span(children))
+
+    def chain_spec(self, children):
+        table, name = children
+        return ObjectSpec(table.family, table.name, name.value, _join(table.span, token_span(name)), token_span(name))
+
+    set_spec = flowtable_spec = obj_spec = chain_spec
+
+    def chainid_spec(self, children):
+        table = children[0]
+        return ObjectSpec(table.family, table.name, None, _children_span(children))
+
+    setid_spec = flowtableid_spec = objid_spec = chainid_spec
+
+    def ruleset_spec(self, children):
+        return children[0].value if children else None
+
+    def rule_position(self, children):
+        return children[0]
+
+    ruleid_spec = rule_position
+
+    @staticmethod
+    def _command(verb: str, obj: str):
+        def build(self, children):
+            spec = children[0] if children else None
+            body = children[1] if len(children) > 1 else None
+            return Command(verb, obj, spec, body, _children_span(children))
+        return build
+
+    add_table = _command("add", "table")
+    add_chain = _command("add", "chain")
+    add_rule = _command("add", "rule")
+    insert_rule = _command("insert", "rule")
+    replace_rule = _command("replace", "rule")
+    add_set = _command("add", "set")
+    add_map = _command("add", "map")
+    add_element = _command("add", "element")
+    delete_table = _command("delete", "table")
+    delete_chain = _command("delete", "chain")
+    delete_set = _command("delete", "set")
+    delete_element = _command("delete", "element")
+    flush_table = _command("flush", "table")
+    flush_chain = _command("flush", "chain")
+    flush_set = _command("flush", "set")
+    flush_ruleset = _command("flush", "ruleset")
+
+    def _ignored(self, children):
+        """Commands that change nothing portlint models (objects, listings, monitors)."""
+        return None
+
+    add_flowtable = add_object = delete_rule = delete_object = flush_object = _ignored
+    get_element = list_cmd = reset_cmd = rename_chain = markup_cmd = monitor_cmd = _ignored
+    describe = object_def = table_option = set_type = map_type = set_flag = _ignored
+    dev_spec = set_elem_stmt = set_elem_option = _ignored
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def table_block(self, children):
+        return children[0]
+
+    chain_block = set_block = map_block = flowtable_block = counter_block = quota_block = table_block
+    ct_helper_block = ct_timeout_block = ct_expect_block = limit_block = table_block
+    secmark_block = synproxy_block = table_block
+
+    def chain_def(self, children):
+        return ChainDef(children[0].value, children[1], token_span(children[0]))
+
+    def set_def(self, children):
+        return SetDef(children[0].value, children[1], False, token_span(children[0]))
+
+    def map_def(self, children):
+        return SetDef(children[0].value, children[1], True, token_span(children[0]))
+
+    def hook_spec(self, children):
+        parts = _keep(children)
+        return Hook(parts[0], parts[1], parts[-1], _children_span(parts))
+
+    def policy_spec(self, children):
+        return Policy(children[1], _children_span(children))
+
+    def elements(self, children):
+        return Elements(children[0], _children_span(children))
+
+    def comment_spec(self, children):
+        return Comment(children[0].value.strip('"'), token_span(children[0]))
+
+    # -- rules and statements --------------------------------------------------------------------
+
+    def rule(self, children):
+        comment = children[-1] if isinstance(children[-1], Comment) else None
+        statements = children[:-1] if comment else children
+        return Rule(statements, comment.text if comment else None, _children_span(children))
+
+    def verdict(self, children):
+        target = children[1] if len(children) > 1 else None
+        return Verdict(children[0].value, target, _children_span(children))
+
+    def chain_stmt(self, children):
+        return AnonymousChain(children[0].value, children[2], _children_span(children))
+
+    def vmap_stmt(self, children):
+        return VerdictMap(children[0], children[2], _children_span(children))
+
+    def verdict_map_expr(self, children):
+        if len(children) == 1:  # @name or $name
+            return children[0]
+        return SetLiteral(children[1], _children_span(children))
+
+    def verdict_map_list(self, children):
+        return _flatten(children)
+
+    def vmap_element(self, children):
+        key, verdict = _nodes(children)
+        return Mapping(key, verdict, _join(key.span, verdict.span))
+
+    def match_stmt(self, children):
+        left, right = children[0], children[-1]
+        op = children[1] if len(children) == 3 else None
+        return Match(left, op.value if op else None, right, _children_span(children),
+                     token_span(op) if op else None)
+
+    def flag_match(self, children):
+        match = self.match_stmt(children[:-1])
+        match.flags = True
+        return match
+
+    def relational_op(self, children):
+        return children[0]
+
+    def nat_stmt(self, children):
+        nat = children[1]
+        nat.kind = children[0].value
+        nat.span = _children_span(children)
+        return nat
+
+    def nat_args(self, children):
+        if children and isinstance(children[0], Nat):  # `... random,persistent`
+            return children[0]
+        nat = Nat("", span=_children_span(children))
+        for child in children:
+            if isinstance(child, _NatPart):
+                setattr(nat, child.role, child.value)
+            elif isinstance(child, Token) and child.value == "port":
+                nat.port_map = True
+        return nat
+
+    def nat_addr(self, children):
+        return _NatPart("address", children[0], span_of(children[0]))
+
+    def nf_key_proto(self, children):
+        return _NatPart("family", children[0].value, token_span(children[0]))
+
+    def nat_port(self, children):
+        return _NatPart("port", children[0], span_of(children[0]))
+
+    def masq_stmt(self, children):
+        nat = self.nat_args(children[1:])
+        nat.kind, nat.span = children[0].value, _children_span(children)
+        return nat
+
+    redir_stmt = tproxy_stmt = masq_stmt
+
+    def reject_stmt(self, children):
+        return Terminal(children[0].value, _children_span(children))
+
+    queue_stmt = fwd_stmt = synproxy_stmt = reject_stmt
+
+    def xt_stmt(self, children):
+        return Unsupported("unsupported xtables compat expression, use iptables-nft with this ruleset",
+                           _children_span(children))
+
+    # -- expressions ---------------------------------------------------------------------------
+
+    def concat(self, children):
+        parts = _nodes_or_tokens(children)
+        left = parts[0]
+        rest = parts[1:]
+        items = left.parts + rest if isinstance(left, Concat) else parts
+        return Concat(items, _children_span(parts))
+
+    def prefix(self, children):
+        return Prefix(children[0], int(children[1].value, 0), _children_span(children))
+
+    def range(self, children):
+        return Range(children[0], children[1], _children_span(children))
+
+    def list_rhs_expr(self, children):
+        return _flatten_list(children)
+
+    list_stmt_expr = list_rhs_expr
+
+    def set_expr(self, children):
+        inner = [c for c in children if not (isinstance(c, Token) and c.type in ("LBRACE", "RBRACE"))]
+        items = inner[0] if inner and isinstance(inner[0], list) else inner
+        return SetLiteral(items, _children_span(children))
+
+    def set_list(self, children):
+        return _flatten(children)
+
+    def mapping(self, children):
+        key, value = _nodes_or_tokens(children)
+        return Mapping(key, value, _join(span_of(key), span_of(value)))
+
+    def set_elem_expr(self, children):
+        key = children[0]
+        return Element(key, span_of(key))
+
+    def empty_set(self, children):
+        return SetLiteral([], None)
+
+    def variable(self, children):
+        return Var(children[0].value, token_span(children[0]))
+
+    def set_ref_symbol_expr(self, children):
+        return SetRef(children[1].value, _children_span(children))
+
+    def map_expr(self, children):
+        key, table = _nodes_or_tokens([c for c in children if not (isinstance(c, Token) and c.value == "map")])
+        return MapLookup(key, table, _children_span(children))
+
+    def parens(self, children):
+        return Node("parens", [children[1]], _children_span(children))
+
+    rhs_parens = stmt_parens = parens
+
+    def keyword_expr(self, children):
+        return children[0]
+
+    boolean_expr = keyword_expr
+
+    def payload_expr(self, children):
+        words = _tokens(children)
+        if words[0].value == "@":
+            return Payload("raw", "", _children_span(children))
+        field = words[1].value if len(words) > 1 else ""
+        return Payload(words[0].value, field, _children_span(children))
+
+    def meta_expr(self, children):
+        key = children[-1]
+        return Meta(key.value, _children_span(children), qualified=len(children) == 2)
+
+    def meta_key_qualified(self, children):
+        return children[0]
+
+    meta_key_unqualified = ct_dir = ct_key_dir_optional = meta_key_qualified
+
+    def ct_key(self, children):
+        return children[0]
+
+    ct_key_dir = ct_key
+
+    def ct_expr(self, children):
+        words = _tokens(children)
+        direction = words[1].value if len(words) > 2 and words[1].value in ("original", "reply") else None
+        return Conntrack(" ".join(w.value for w in words[1 + (direction is not None):]), direction,
+                         _children_span(children))
+
+
+def _nodes_or_tokens(children) -> list:
+    """The operands of an operator rule: every child but the operator's own token."""
+    return [c for c in children if c is not None and not (isinstance(c, Token) and c.type in _OPERATOR_TOKENS)]
+
+
+_OPERATOR_TOKENS = frozenset({"DOT", "COLON", "MINUS", "SLASH", "COMMA", "LBRACE", "RBRACE"})
+
+
+def _flatten(children) -> list:
+    """Left-recursive lists (`a, b, c`) without recursion: the left part is already a list."""
+    head = children[0]
+    items = head if isinstance(head, list) else [head]
+    items.extend(c for c in children[1:] if c is not None and not isinstance(c, Token))
+    return items
+
+
+def _flatten_list(children) -> ListExpr:
+    head = children[0]
+    items = head.items if isinstance(head, ListExpr) else [head]
+    items.extend(c for c in children[1:] if not (isinstance(c, Token) and c.type == "COMMA"))
+    return ListExpr(items, _children_span(items))
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing with recovery
+
+_TRANSFORMER = _ToSyntaxTree()
+_WORDS = _Words()
+_SKIP = re.compile(r'"[^"]*"|#[^\n]*|\\\n|[{};\n]|[^"#\\{};\n]+|["\\]')
+
+
+@lru_cache(maxsize=None)
+def _parser():
+    parser = grammar("nftables", start=BODIES, transformer=_TRANSFORMER, postlex=_WORDS)
+    keywords = {t.pattern.value: t.name for t in parser.terminals if t.pattern.type == "str"}
+    _WORDS.reserved = {word: keywords.get(word, word.upper()) for word in GLOBAL_KEYWORDS}
+    _WORDS.reserved["."] = keywords["."]
+    global _COMPARISONS
+    _COMPARISONS = frozenset(keywords[op] for op in _RELATIONAL_OPERATORS)
+    return parser, {name: f"'{value}'" for value, name in keywords.items()}
+
+
+@dataclass
+class SyntaxResult:
+    items: list
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def parse(text: str, path: str, start: str = "start") -> SyntaxResult:
+    """The statements of ``text`` as ``start`` (the whole file, or a block's contents for an
+    included file), and a PL001 diagnostic for each syntax error."""
+    parser, keyword_names = _parser()
+    result = SyntaxResult([])
+    carriage_return = text.find("\r")
+    if carriage_return >= 0:
+        line = text.count("\n", 0, carriage_return) + 1
+        column = carriage_return - text.rfind("\n", 0, carriage_return)
+        result.diagnostics.append(Diagnostic(
+            PARSE_ERROR, "carriage return (Windows line ending): nft rejects it; save the file with Unix line endings",
+            Location(path, line, column, line, column + 1)))
+        text = text.replace("\r", " ")
+    last_line = text.count("\n") + 1
+    if not text.endswith("\n"):
+        text += "\n"
+    recovery = _Recovery(text, path, keyword_names, result.diagnostics, last_line)
+    try:
+        items = parser.parse(text, start=start, on_error=recovery)
+    except LarkError:
+        items = []  # an error nothing could recover from (reported by the recovery)
+    result.items = items or []
+    return result
+
+
+def _set_continues(text: str, newline: int) -> bool:
+    """Whether the set being written goes on after the newline at ``newline``: the last line
+    written ends with `,` or `{`, or the next one starts with `,` or `}`."""
+    before = text[:newline].rstrip(" \t\n")
+    last_line = before[before.rfind("\n") + 1:].split("#", 1)[0].rstrip()
+    following = text[newline + 1:].lstrip(" \t\n")
+    return last_line.endswith((",", "{")) or following.startswith((",", "}"))
+
+
+class _Recovery:
+    """Lark's on_error callback: report the error, then resume after the bad statement, as nft's
+    grammar does with its `error stmt_separator` rule (here: the RECOVERY token)."""
+
+    def __init__(self, text: str, path: str, keyword_names: dict[str, str], diagnostics: list,
+                 last_line: int) -> None:
+        self.text = text
+        self.last_line = last_line
+        self.path = path
+        self.names = {**_TERMINAL_NAMES, **keyword_names}
+        self.diagnostics = diagnostics
+        self.last_position = -1
+        self.skipped_to_end = False
+
+    def __call__(self, error: UnexpectedInput) -> bool:
+        parser = error.interactive_parser
+        state = parser.parser_state
+        lexer = parser.lexer_thread.state
+        if isinstance(error, UnexpectedToken) and error.token.type == "$END":
+            if not self.skipped_to_end:
+                self.diagnostics.append(self.describe(error))
+            return self._close_blocks(parser)
+        position = lexer.line_ctr.char_pos
+        if position <= self.last_position:  # no progress since the last error: give up
+            return False
+        self.last_position = position
+        self.diagnostics.append(self.describe(error))
+        depth = self._unwind(state)
+        if depth is None:
+            return False
+        parser.feed_token(Token("RECOVERY", ""))
+        opened = 0
+        if isinstance(error, UnexpectedToken):
+            token = error.token
+            if depth == 0 and token.type in ("_NL", "SEMICOLON", "RBRACE"):
+                if token.type == "RBRACE":  # the statement ends where its block does
+                    parser.feed_token(Token("_NL", "\n"))
+                parser.feed_token(token)
+                return True
+            if token.type == "LBRACE":
+                opened = 1
+            elif token.type == "RBRACE":
+                depth -= 1
+        if self._skip(lexer, depth, opened):
+            parser.feed_token(Token("_NL", "\n"))
+        return True
+
+    @staticmethod
+    def _unwind(state) -> int | None:
+        """Pop the parser's stacks back to a block where a statement may start (never into a
+        block whose `}` was already read); the number of braces left open by what was popped,
+        which the skip must close."""
+        states = state.parse_conf.states
+        depth = 0
+        while depth < 0 or "RECOVERY" not in states[state.state_stack[-1]]:
+            if len(state.state_stack) == 1:
+                return None
+            state.state_stack.pop()
+            value = state.value_stack.pop()
+            if isinstance(value, Token):
+                depth += {"LBRACE": 1, "RBRACE": -1}.get(value.type, 0)
+        return depth
+
+    def _skip(self, lexer, unclosed: int, opened: int = 0) -> bool:
+        """Move the lexer to the newline or `;` that ends the bad statement, over quoted
+        strings, comments and the blocks the statement opens (``opened``); True when it stops
+        before the `}` of the block the statement is in instead.
+
+        ``unclosed`` braces were opened before the error (a set being written). A multi-line
+        set is skipped to its end; otherwise the statement ends at the end of the line, as in
+        nft, which does not count braces when it skips."""
+        text = self.text
+        start = lexer.line_ctr.char_pos
+        position, before_brace = len(text), False
+        for match in _SKIP.finditer(text, start):
+            piece = match.group()
+            if piece == "{":
+                opened += 1
+            elif piece == "}":
+                if opened:
+                    opened -= 1
+                elif unclosed:
+                    unclosed -= 1
+                else:
+                    position, before_brace = match.start(), True
+                    break
+            elif piece in ("\n", ";") and not opened:
+                if not unclosed or piece == ";" or not _set_continues(text, match.start()):
+                    position = match.start()
+                    break
+        self.skipped_to_end = position == len(text)
+        lexer.line_ctr.feed(text[start:position])
+        return before_brace
+
+    def _close_blocks(self, parser) -> bool:
+        """At the end of the file inside open blocks: close them so what was read is kept."""
+        state = parser.parser_state
+        states = state.parse_conf.states
+        newline = Token("_NL", "\n")
+        for _ in range(len(state.state_stack) * 4 + 4):
+            actions = states[state.position]
+            if "$END" in actions:
+                return True
+            try:
+                if "RECOVERY" in actions:
+                    parser.feed_token(Token("RECOVERY", ""))
+                    parser.feed_token(newline)
+                elif "RBRACE" in actions:
+                    parser.feed_token(Token("RBRACE", "}"))
+                elif "_NL" in actions:
+                    parser.feed_token(newline)
+                elif len(state.state_stack) > 1:
+                    state.state_stack.pop()
+                    state.value_stack.pop()
+                else:
+                    return False
+            except UnexpectedToken:
+                return False
+        return False
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def describe(self, error: UnexpectedInput) -> Diagnostic:
+        line, column = error.line, error.column
+        if isinstance(error, UnexpectedCharacters):
+            char = error.char
+            found = ("an unterminated quoted string" if char == '"'
+                     else f"unexpected character {char!r}" + self._expected(error))
+            return Diagnostic(PARSE_ERROR, found, Location(self.path, line, column, line, column + 1))
+        token = error.token
+        if token.type == "$END":
+            line, column = self.last_line, 1
+            return Diagnostic(PARSE_ERROR, "unexpected end of file" + self._expected(error), Location(self.path, line, column))
+        if token.type == "_NL":
+            found, end = "unexpected end of line", column + 1
+        elif token.type == "QUOTED":
+            found, end = f"unexpected quoted string {token.value}", token.end_column
+        else:
+            found, end = f"unexpected {token.value!r}", token.end_column
+        return Diagnostic(PARSE_ERROR, found + self._expected(error), Location(self.path, line, column, line, end))
+
+    def _expected(self, error: UnexpectedInput) -> str:
+        """What the parser expected, summarised: values, sets and comparisons by kind, at most a
+        few keywords by name."""
+        state = error.interactive_parser.parser_state
+        expected = {t for t in state.parse_conf.states[state.position] if t.isupper()}
+        wanted: list[str] = []
+        if {"NUMBER", "STRING"} <= expected:
+            wanted.append("a value")
+        else:
+            wanted += [self.names[t] for t in ("NUMBER", "STRING", "QUOTED") if t in expected]
+        keywords, others = [], []
+        for terminal in expected - _HIDDEN:
+            name = self.names.get(terminal, terminal)
+            if terminal in _COMPARISONS or name in _OPERATORS:
+                continue
+            (keywords if name[1:2].isalpha() else others).append(name)
+        wanted += sorted(others, key=lambda n: (_PUNCTUATION_ORDER.find(n[1:-1]) % 100, n))
+        if expected & _COMPARISONS:
+            wanted.append("a comparison such as '==' or '!='")
+        if "_NL" in expected:
+            wanted.append("end of line")
+        if keywords:
+            wanted += sorted(keywords) if len(keywords) <= _MAX_KEYWORDS else ["a keyword"]
+        return "; expected " + one_of(wanted) if wanted else ""
+
+
+_HIDDEN = frozenset({"RECOVERY", "WORD", "NUMBER", "STRING", "QUOTED", "ASTERISK", "_NL", "$END"})
+_COMPARISONS = frozenset({"__ANON_0"})  # replaced once the grammar is loaded
+#: Operators that may continue an expression: true but unhelpful in "expected ...".
+_OPERATORS = frozenset({"'.'", "'('", "')'", "'&'", "'|'", "'^'", "'<<'", "'>>'", "'and'", "'or'",
+                        "'xor'", "'lshift'", "'rshift'"})
+_PUNCTUATION_ORDER = "{}@$;,:-/*[]=+"
+_MAX_KEYWORDS = 4
