@@ -1,5 +1,5 @@
 """PL501 and PL502 on realistic projects: a compose stack and the host firewall beside it
-(iptables-save, nftables), with and without DOCKER-USER filtering, checked whole or, as
+(iptables-save, nftables, an iptables shell script), with and without DOCKER-USER filtering, checked whole or, as
 pre-commit does, one changed file at a time."""
 from __future__ import annotations
 
@@ -185,6 +185,27 @@ def test_the_ipv4_and_ipv6_rulesets_both_dropping_are_both_named(cli, tmp_path, 
     both, v6_only = (message for _, _, message in findings(cli, "compose.yaml"))
     assert "drops it (rules.v4:3, policy drop of INPUT; rules.v6:3, policy drop of INPUT)" in both
     assert "5433/tcp" in v6_only and "drops it (rules.v6:3, policy drop of INPUT)" in v6_only
+
+
+def test_compose_and_an_iptables_shell_script(cli, tmp_path, monkeypatch):
+    script = textwrap.dedent("""\
+        #!/bin/sh
+        IPT=/sbin/iptables
+        $IPT -F
+        $IPT -P INPUT DROP
+        $IPT -P FORWARD DROP
+        $IPT -A INPUT -i lo -j ACCEPT
+        $IPT -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        for port in 22 80 443; do
+          $IPT -A INPUT -p tcp --dport $port -j ACCEPT
+        done
+        $IPT -A INPUT -p udp --dport 443 -j ACCEPT
+        $IPT -A INPUT -s 198.51.100.0/24 -p tcp --dport 3000 -j ACCEPT
+    """)
+    monkeypatch.chdir(project(tmp_path, {"compose.yaml": STACK, "scripts/firewall.sh": script}))
+    found = findings(cli, "compose.yaml")
+    assert lines(found) == [("PL501", 16), ("PL501", 20), ("PL501", 26)]
+    assert "(scripts/firewall.sh:4, policy drop of INPUT)" in found[0][2]
 
 
 def test_compose_and_nftables(cli, tmp_path, monkeypatch, nftables):
