@@ -1,4 +1,4 @@
-"""Command line: ``portlint [check] PATH...``, ``ports``, ``rules``, ``explain``, ``port``.
+"""Command line: ``portlint [check] PATH...``, ``ports``, ``exposure``, ``rules``, ``explain``, ``port``.
 
 Exit codes: 0 no finding reaches ``--fail-on``; 1 one does; 2 the run could not do what was
 asked (usage error, unreadable path, internal error). ``--exit-zero`` turns 1 into 0, never 2.
@@ -18,7 +18,7 @@ from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-COMMANDS = ("check", "ports", "rules", "explain", "port")
+COMMANDS = ("check", "ports", "exposure", "rules", "explain", "port")
 
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,10 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="let compose interpolation read the process environment (besides .env files)")
     parser.add_argument("--config", metavar="PATH", help="read this configuration file (skips the search)")
     parser.add_argument("--isolated", action="store_true", help="read no configuration file")
+    parser.add_argument("--project-root", metavar="DIR",
+                        help="the project's root folder (default: the configuration's project-root, else the folder "
+                             "of the nearest configuration file, else the git work tree, else the checked paths' "
+                             "common folder): includes stay inside it, cross-file rules read the files under it")
     parser.add_argument("--include-path", action="append", metavar="DIR",
                         help="a folder nftables `include` searches after the including file's folder, "
                              "like nft -I (repeatable)")
@@ -81,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     ports = sub.add_parser("ports", help="print every port declaration portlint understood")
     _add_input_options(ports)
     ports.add_argument("--output-format", default="text", choices=("text", "json"))
+
+    exposure = sub.add_parser("exposure", help="what the project exposes: one row per exposed port, riskiest first")
+    _add_input_options(exposure)
+    exposure.add_argument("--output-format", default="text", choices=("text", "json", "markdown", "html"))
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--output-format", default="text", choices=("text", "json"))
@@ -198,9 +206,12 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
            extend_select: list[str] | None = None):
     """The registry, configuration and linter of a run: the command line wins over the
     configuration file (``--select`` replaces ``select``; ignores and extensions add up)."""
+    from pathlib import Path
+
     from .catalog import ASSIGNED, CatalogEntry, load
     from .parsers import ParseOptions
     from .plugins import load_registry
+    from .project import ProjectScope
     from .rules import Settings
 
     registry = load_registry()
@@ -217,12 +228,17 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     )
     selection = Selection(registry.rules.values(), select if select else config.select,
                           config.ignore + (ignore or []), config.extend_select + (extend_select or []))
+    project_root = Path(args.project_root).resolve() if args.project_root else config.project_root
+    if project_root is not None and not project_root.is_dir():
+        raise UsageError(f"project root {project_root} is not a folder")
     parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {},
-                                 project_root=str(config.project_root) if config.project_root else None,
+                                 project_root=str(project_root) if project_root else None,
                                  include_path=tuple(args.include_path or ()))
     per_file = [(_relative_glob(glob, config), codes) for glob, codes in config.per_file_ignores.items()]
+    project = ProjectScope(project_root, tuple(_relative_glob(g, config) for g in config.exclude),
+                           find_config=not args.isolated)
     linter = Linter(registry, catalog, settings, selection, debug=args.debug, parse_options=parse_options,
-                    severities=config.severity, per_file_ignores=per_file)
+                    severities=config.severity, per_file_ignores=per_file, project=project)
     if args.input_format and args.input_format not in registry.parsers:
         raise UsageError(f"--format {args.input_format!r}: known formats are {', '.join(sorted(registry.parsers))}")
     return registry, config, linter
@@ -264,10 +280,9 @@ def _relative_glob(glob: str, config) -> str:
 
 
 def _excluded(path: str, patterns: list[str]) -> bool:
-    from .linter import _path_matches
+    from .discovery import excluded
 
-    absolute = os.path.abspath(path)
-    return any(_path_matches(absolute, p) or _path_matches(path, p) for p in patterns)
+    return excluded(path, patterns)
 
 
 def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) -> Report:
@@ -281,7 +296,7 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
     report.problems.extend(problems)
     if exclude:
         candidates = [c for c in candidates if not _excluded(c.path, exclude)]
-    linter.run(linter.select_files(candidates, args.input_format, report, args.skip_unknown), report, visit)
+    texts = []
     if "-" in args.paths:
         name = args.stdin_filename or "-"
         text, decode_error = decode(sys.stdin.buffer.read(), name)
@@ -290,9 +305,9 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
             if not args.skip_unknown:
                 report.problems.append(f"{name}: cannot tell the format of standard input; use --format or --stdin-filename")
         else:
-            linter.add(report, name, text, fmt, decode_error, visit)
-            report.settle()
-    return report
+            texts.append((name, text, fmt, decode_error))
+    files = linter.select_files(candidates, args.input_format, report, args.skip_unknown)
+    return linter.run(files, report, visit, texts)
 
 
 def _print_problems(report: Report) -> None:
@@ -365,6 +380,12 @@ def cmd_ports(args) -> int:
             stream.write("\n")
         else:
             stream.write(format_table(table_rows(records)))
+    return _input_status(report)
+
+
+def _input_status(report: Report) -> int:
+    """For the commands that only read their inputs: parse problems go to standard error and
+    make the exit code 1; unreadable paths and internal errors make it 2."""
     for f in report.findings:
         loc = f.location
         print(f"portlint: {loc.path}:{loc.line}:{loc.column}: {f.code} {f.message}", file=sys.stderr)
@@ -372,6 +393,22 @@ def cmd_ports(args) -> int:
     if report.problems or report.has_internal_error:
         return EXIT_ERROR
     return EXIT_FINDINGS if report.findings else EXIT_OK
+
+
+def cmd_exposure(args) -> int:
+    from .exposure_render import render
+    from .exposure_view import exposure_rows
+    from .project import shown_path
+    from .rules import RuleContext
+
+    _, config, linter = _setup(args, select=["PL0"])  # parse only: no rule but the input checks
+    documents: list = []
+    report = _lint(args, linter, documents.append, exclude=[_relative_glob(g, config) for g in config.exclude])
+    root = linter.project_scope.root_of([d.path for d in documents]) if documents else None
+    project = linter.load_project([RuleContext(d, linter.catalog, linter.settings) for d in documents], root)
+    with _Output(args.output_file) as stream:
+        render(args.output_format, exposure_rows(project), shown_path(root) if root else ".", stream)
+    return _input_status(report)
 
 
 def cmd_rules(args) -> int:
@@ -440,5 +477,5 @@ def cmd_port(args) -> int:
     return EXIT_OK
 
 
-COMMAND_HANDLERS = {"check": cmd_check, "ports": cmd_ports, "rules": cmd_rules, "explain": cmd_explain,
-                    "port": cmd_port}
+COMMAND_HANDLERS = {"check": cmd_check, "ports": cmd_ports, "exposure": cmd_exposure, "rules": cmd_rules,
+                    "explain": cmd_explain, "port": cmd_port}

@@ -1,9 +1,10 @@
 """Finding the files to lint and telling their format: by name first, then by content."""
 from __future__ import annotations
 
+import fnmatch
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from .hookspecs import hookimpl
 
@@ -42,6 +43,23 @@ def walk(paths: list[str]) -> tuple[list[Candidate], list[str]]:
         else:
             problems.append(f"{raw}: no such file or directory")
     return found, problems
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """A glob against a path: the whole path, any trailing part of it, or its base name."""
+    parts = PurePath(path).as_posix().split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))
+
+
+def glob_matches(path: str, pattern: str) -> bool:
+    """A configuration glob (made absolute when relative to the configuration's folder) against
+    a path as named, or made absolute."""
+    return path_matches(path, pattern) or path_matches(os.path.abspath(path), pattern)
+
+
+def excluded(path: str, patterns) -> bool:
+    """Whether a configuration's ``exclude`` globs match ``path``."""
+    return any(glob_matches(path, p) for p in patterns)
 
 
 def read_head(path: str) -> str | None:

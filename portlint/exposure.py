@@ -95,20 +95,28 @@ class Exposure:
         """A DNAT/REDIRECT/TPROXY exposure: the exposed port is not bound on the host."""
         return isinstance(self.declaration, FirewallRule) and self.declaration.action in Action.TRANSLATIONS
 
+    @property
+    def source(self) -> str:
+        """Who can reach the ports: "any source", "10.0.0.0/8", "loopback"; for compose, the
+        host address ("all interfaces" when none)."""
+        decl = self.declaration
+        if isinstance(decl, PortBinding):
+            return decl.host_ip or "all interfaces"
+        if decl.iif in LOOPBACK_INTERFACES:
+            return "loopback"
+        source = decl.saddr or "any source"
+        if _zero_prefix(source):
+            return "any source"
+        if source.startswith("!"):
+            return f"any source but {source[1:]}"
+        return source
+
     def describe(self) -> str:
         """How the ports are exposed, for messages: "accepted from any source on INPUT"."""
         decl = self.declaration
         if isinstance(decl, PortBinding):
-            where = f"on {decl.host_ip}" if decl.host_ip else "on all interfaces"
-            return f"published {where} by service {decl.service}"
-        if decl.iif in LOOPBACK_INTERFACES:
-            source = "loopback"
-        else:
-            source = decl.saddr or "any source"
-            if _zero_prefix(source):
-                source = "any source"
-            elif source.startswith("!"):
-                source = f"any source but {source[1:]}"
+            return f"published on {self.source} by service {decl.service}"
+        source = self.source
         if decl.action == Action.ACCEPT:
             return f"accepted from {source} on {decl.chain}"
         if decl.to_address:

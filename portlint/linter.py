@@ -1,4 +1,5 @@
-"""The flow of a run: discover -> detect format -> parse -> run the selected rules -> report.
+"""The flow of a run: discover -> detect format -> parse -> run the selected rules on each
+document -> run the project rules once over every document of the project -> report.
 
 Nothing a file or a plugin does stops the run: a parser or rule that raises becomes a
 ``PL000 internal-error`` finding for that file, and the other files are still linted.
@@ -6,23 +7,24 @@ Nothing a file or a plugin does stops the run: a parser or rule that raises beco
 from __future__ import annotations
 
 import codecs
-import fnmatch
+import os
 import sys
 import traceback
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import suppression
 from .catalog import Catalog
-from .discovery import Candidate, read_head
+from .discovery import Candidate, glob_matches, read_head
 from .findings import Finding, Severity
 from .model import Diagnostic, Document, Location
+from .project import ProjectScope
 
 if TYPE_CHECKING:
     from .parsers import ParseOptions
     from .plugins import PluginFailure, Registry
-    from .rules import Rule, Settings
+    from .rules import ProjectContext, Rule, RuleContext, Settings
 
 INTERNAL_ERROR = ("PL000", "internal-error")
 UNUSED_SUPPRESSION = "PL004"
@@ -99,9 +101,13 @@ class Linter:
                  selection: Selection | None = None, debug: bool = False,
                  parse_options: ParseOptions | None = None,
                  severities: dict[str, Severity] | None = None,
-                 per_file_ignores: list[tuple[str, list[str]]] | None = None) -> None:
+                 per_file_ignores: list[tuple[str, list[str]]] | None = None,
+                 project: ProjectScope | None = None) -> None:
         """``severities`` overrides rules' default severities by code; ``per_file_ignores``
-        pairs path globs with the rule selectors not reported for matching files."""
+        pairs path globs with the rule selectors not reported for matching files; ``project``
+        says how project rules find the rest of the project."""
+        from .rules import ProjectRule
+
         self.registry = registry
         self.parse_options = parse_options
         self.catalog = catalog
@@ -117,6 +123,10 @@ class Linter:
         ]
         self._enabled = {key for rule in self.rules for key in (rule.code, rule.name)}
         self._unused_suppression = next((r for r in self.rules if r.code == UNUSED_SUPPRESSION), None)
+        self.project_rules = [r for r in self.rules if isinstance(r, ProjectRule)]
+        self.project_scope = project or ProjectScope()
+        self._project_files: dict[Path, list[tuple[str, str]]] = {}
+        self._project_documents: dict[str, RuleContext | None] = {}
 
     # -- formats ---------------------------------------------------------------------------
 
@@ -155,34 +165,43 @@ class Linter:
         return Report(rules=self.registry.rules)
 
     def run(self, files: list[tuple[str, str]], report: Report | None = None,
-            visit: Callable[[Document], None] | None = None) -> Report:
-        """Lint ``files`` into ``report``; ``visit`` sees every document (``portlint ports``)."""
+            visit: Callable[[Document], None] | None = None,
+            texts: Iterable[tuple[str, str, str, Diagnostic | None]] = ()) -> Report:
+        """Lint ``files`` (``(path, format)``) and ``texts`` already read (standard input:
+        ``(path, text, format, decode error)``) into ``report``, then run the project rules over
+        them and the rest of their project; ``visit`` sees every checked document (``portlint
+        ports``)."""
         report = report or self.new_report()
         for failure in self.registry.failures:
             report.findings.append(internal_error("", self._plugin_failure_message(failure)))
+        checked: list[_Checked] = []
         for path, fmt in files:
             try:
                 text, decode_error = read_text(path)
             except OSError as exc:
                 report.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
                 continue
-            self.add(report, path, text, fmt, decode_error, visit)
+            checked.append(self._check(report, path, text, fmt, decode_error, visit))
+        for path, text, fmt, decode_error in texts:
+            checked.append(self._check(report, path, text, fmt, decode_error, visit))
+        findings = self._conclude(checked, read_project=True)
+        paths = {f.location.path for f in findings}
+        report.documents.update((c.context.document.path, c.context.document) for c in checked
+                                if c.context.document.path in paths)
+        report.findings.extend(findings)
         report.settle()
         return report
 
-    def add(self, report: Report, path: str, text: str, fmt: str, decode_error: Diagnostic | None,
-            visit: Callable[[Document], None] | None = None) -> None:
-        """Lint one text into ``report``."""
-        document, findings = self.lint_text(text, path, fmt)
+    def _check(self, report: Report, path: str, text: str, fmt: str, decode_error: Diagnostic | None,
+               visit: Callable[[Document], None] | None) -> _Checked:
+        checked = self._check_text(text, path, fmt)
         if decode_error:
-            findings.insert(0, self._as_finding(decode_error))
+            checked.unfiltered.append(self._as_finding(decode_error))
         if visit is not None:
-            visit(document)
+            visit(checked.context.document)
         report.files += 1
         report.paths.append(path)
-        if findings:
-            report.findings.extend(findings)
-            report.documents[path] = document
+        return checked
 
     def parse(self, text: str, path: str, fmt: str) -> tuple[Document, list[Finding]]:
         """The document of ``text`` and the internal errors met while parsing it."""
@@ -196,6 +215,12 @@ class Linter:
             return Document(path, fmt, text), [self._crash(path, message, exc)]
 
     def lint_text(self, text: str, path: str, fmt: str) -> tuple[Document, list[Finding]]:
+        """Lint one text on its own: its project is this document alone (no other file is read)."""
+        checked = self._check_text(text, path, fmt)
+        return checked.context.document, self._conclude([checked], read_project=False)
+
+    def _check_text(self, text: str, path: str, fmt: str) -> _Checked:
+        """The document of ``text`` and the findings of the per-document rules, unfiltered."""
         from .rules import RuleContext
 
         document, findings = self.parse(text, path, fmt)
@@ -204,27 +229,99 @@ class Linter:
             try:
                 findings.extend(rule.check(ctx))
             except Exception as exc:  # noqa: BLE001 - a crashing rule must not end the run
-                plugin = self.registry.origin.get(type(rule), "?")
-                message = (f"rule {rule.code} ({rule.name}, plugin {plugin}) crashed: "
-                           f"{type(exc).__name__}: {exc}")
-                findings.append(self._crash(path, message, exc))
-        return document, self._filter(document, findings)
+                findings.append(self._crash(path, self._rule_crash(rule, exc), exc))
+        return _Checked(ctx, findings)
 
-    def _filter(self, document: Document, findings: list[Finding]) -> list[Finding]:
-        """Drop what inline suppressions and per-file ignores silence; report unused
-        suppressions (PL004) when that rule is enabled."""
-        directives = suppression.scan(document.text, document.path)
-        findings = suppression.apply(findings, directives)
+    def _conclude(self, checked: list[_Checked], read_project: bool) -> list[Finding]:
+        """The findings of the checked documents and of the project rules, with what inline
+        suppressions and per-file ignores silence dropped, and unused suppressions (PL004)
+        reported once every finding has met them."""
+        suppressions = _Suppressions(c.context.document for c in checked)
+        raw = [f for c in checked for f in c.findings]
+        raw.extend(self._project_findings([c.context for c in checked], read_project))
+        findings = suppressions.apply(raw)
         rule = self._unused_suppression
         if rule is not None:
             enabled = lambda key: key.upper() in self._enabled or key.lower() in self._enabled  # noqa: E731
-            findings.extend(rule.finding(location, message)
-                            for location, message in suppression.unused(directives, enabled))
-        for pattern, selectors in self.per_file_ignores:
-            if _path_matches(document.path, pattern):
-                findings = [f for f in findings if f.code == INTERNAL_ERROR[0]
-                            or not any(Selection._matches(_RuleKey(f), s) for s in selectors)]
+            for c in checked:
+                directives = suppressions.of(c.context.document.path)
+                findings.extend(rule.finding(location, message)
+                                for location, message in suppression.unused(directives, enabled))
+        findings = [f for f in findings if not self._ignored_in_file(f)]
+        return [f for c in checked for f in c.unfiltered] + findings
+
+    def _ignored_in_file(self, finding: Finding) -> bool:
+        """Whether a per-file ignore of the file ``finding`` is in silences it."""
+        if finding.code == INTERNAL_ERROR[0]:
+            return False
+        return any(glob_matches(finding.location.path, pattern)
+                   and any(Selection._matches(_RuleKey(finding), s) for s in selectors)
+                   for pattern, selectors in self.per_file_ignores)
+
+    # -- project rules -------------------------------------------------------------------
+
+    def _project_findings(self, checked: list[RuleContext], read_project: bool) -> list[Finding]:
+        """What the project rules find, each run once; the rest of the project is read only
+        when a checked document concerns one of them."""
+        findings: list[Finding] = []
+        project: ProjectContext | None = None
+        for rule in self.project_rules:
+            try:
+                if not any(rule.concerns(ctx.document) for ctx in checked):
+                    continue
+                if project is None:
+                    paths = [ctx.document.path for ctx in checked]
+                    project = self.load_project(checked, self.project_scope.root_of(paths) if read_project else None)
+                findings.extend(rule.check_project(project))
+            except Exception as exc:  # noqa: BLE001 - a crashing rule must not end the run
+                findings.append(self._crash("", self._rule_crash(rule, exc), exc))
         return findings
+
+    def load_project(self, checked: list[RuleContext], root: Path | None) -> ProjectContext:
+        """The project of the ``checked`` documents: with a root, every other file under it that
+        portlint reads, parsed (no rule runs on them, and their problems are not reported)."""
+        from .rules import ProjectContext
+
+        others: list[RuleContext] = []
+        if root is not None:
+            seen = {os.path.realpath(ctx.document.path) for ctx in checked}
+            for path, fmt in self._files_under(root):
+                if os.path.realpath(path) not in seen:
+                    context = self._read_for_project(path, fmt)
+                    if context is not None:
+                        others.append(context)
+        return ProjectContext(root, checked, others, self.catalog, self.settings)
+
+    def _files_under(self, root: Path) -> list[tuple[str, str]]:
+        """``(path, format)`` of every file under ``root``, found once per linter (the pytest
+        plugin lints one file at a time)."""
+        if root not in self._project_files:
+            skipped = self.new_report()  # unreadable or unknown files do not concern this run
+            self._project_files[root] = self.select_files(self.project_scope.candidates(root), None, skipped)
+        return self._project_files[root]
+
+    def _read_for_project(self, path: str, fmt: str) -> RuleContext | None:
+        """The context of a file read for the project, parsed once per linter; None when it
+        cannot be read or its parser crashes (reported when that file is checked itself)."""
+        from .rules import RuleContext
+
+        if path not in self._project_documents:
+            context = None
+            try:
+                text, _ = read_text(path)
+            except OSError:
+                text = None
+            if text is not None:
+                document, crashed = self.parse(text, path, fmt)
+                context = None if crashed else RuleContext(document, self.catalog, self.settings)
+            self._project_documents[path] = context
+        return self._project_documents[path]
+
+    # -- internal errors -----------------------------------------------------------------
+
+    def _rule_crash(self, rule: Rule, exc: BaseException) -> str:
+        plugin = self.registry.origin.get(type(rule), "?")
+        return f"rule {rule.code} ({rule.name}, plugin {plugin}) crashed: {type(exc).__name__}: {exc}"
 
     def _as_finding(self, diagnostic: Diagnostic) -> Finding:
         rule = self.registry.rules[diagnostic.code]
@@ -241,6 +338,42 @@ class Linter:
         return f"plugin {failure.plugin!r}: {failure.message}"
 
 
+@dataclass
+class _Checked:
+    """A checked document and its findings, waiting for the project rules (which may report on
+    it) before suppressions are applied; ``unfiltered`` findings are never suppressed (a file
+    that is not UTF-8)."""
+
+    context: RuleContext
+    findings: list[Finding]
+    unfiltered: list[Finding] = field(default_factory=list)
+
+
+class _Suppressions:
+    """The inline directives of every file findings point at, scanned once per file: a
+    directive counts what it suppressed across every document and project rule of the run
+    before PL004 judges it. A finding is suppressed by the directives of its own file, which
+    may be one no checked document is (a compose override or included file)."""
+
+    def __init__(self, documents: Iterable[Document]) -> None:
+        self._by_path = {d.path: suppression.scan(d.text, d.path) for d in documents}
+
+    def of(self, path: str) -> list[suppression.Directive]:
+        if path not in self._by_path:
+            try:
+                text, _ = read_text(path) if path else ("", None)
+            except OSError:
+                text = ""
+            self._by_path[path] = suppression.scan(text, path)
+        return self._by_path[path]
+
+    def apply(self, findings: list[Finding]) -> list[Finding]:
+        by_path: dict[str, list[Finding]] = {}
+        for finding in findings:
+            by_path.setdefault(finding.location.path, []).append(finding)
+        return [f for path, group in by_path.items() for f in suppression.apply(group, self.of(path))]
+
+
 @dataclass(frozen=True)
 class _RuleKey:
     """A finding seen as a rule (code and name), for matching selectors against it."""
@@ -251,12 +384,6 @@ class _RuleKey:
     def __init__(self, finding: Finding) -> None:
         object.__setattr__(self, "code", finding.code)
         object.__setattr__(self, "name", finding.name)
-
-
-def _path_matches(path: str, pattern: str) -> bool:
-    """A glob against a path: the whole path, any trailing part of it, or its base name."""
-    parts = PurePath(path).as_posix().split("/")
-    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))
 
 
 def read_text(path: str) -> tuple[str, Diagnostic | None]:

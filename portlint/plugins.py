@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "portlint.rules.permissive",
     "portlint.rules.publishing",
     "portlint.rules.structure",
+    "portlint.rules.docker_firewall",
     "portlint.reporters.text",
     "portlint.reporters.json",
     "portlint.reporters.json_lines",

@@ -1,13 +1,15 @@
 """Rules: small classes that read the normalised model and yield findings.
 
 A rule never sees a parse tree or YAML node, only :class:`RuleContext` (the document, its
-exposures, the catalog and the run's settings), so every rule works on every format.
+exposures, the catalog and the run's settings), so every rule works on every format. A
+:class:`ProjectRule` reads every document of the project at once (:class:`ProjectContext`).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVar
 
 from ..catalog import Catalog
@@ -68,6 +70,31 @@ class RuleContext:
         return document_exposures(self.document, self.paths)
 
 
+@dataclass
+class ProjectContext:
+    """Every document of a project: the checked ones, which findings are reported on, and the
+    others portlint reads under the project root, read for reference (a pre-commit run names
+    only the changed compose file; the firewall beside it still counts). Each document keeps
+    its :class:`RuleContext`, so its exposures and chains are computed once for every rule."""
+
+    root: Path | None  # None: the checked documents alone (one text linted on its own)
+    checked: list[RuleContext]
+    others: list[RuleContext]
+    catalog: Catalog
+    settings: Settings
+    _shared: dict[Callable, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def contexts(self) -> list[RuleContext]:
+        """Every document of the project, the checked ones first."""
+        return self.checked + self.others
+
+    def shared(self, build: Callable[[ProjectContext], T]) -> T:
+        """``build(self)``, computed once per project for every rule that asks for it."""
+        if build not in self._shared:
+            self._shared[build] = build(self)
+        return self._shared[build]
+
 
 class Rule:
     """Base class of every rule, built-in or from a plugin.
@@ -120,6 +147,25 @@ class DiagnosticRule(Rule):
         for diagnostic in ctx.document.diagnostics:
             if diagnostic.code == self.code:
                 yield self.finding(diagnostic.location, diagnostic.message)
+
+
+class ProjectRule(Rule):
+    """A rule that relates the documents of a project (a compose file and the host firewall).
+
+    It runs once per run, after every document is linted, and reports on the checked documents
+    only. The linter reads the rest of the project only when a checked document
+    :meth:`concerns` an enabled project rule.
+    """
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        return iter(())
+
+    def concerns(self, document: Document) -> bool:
+        """Whether this rule may report on ``document`` (so the project must be read)."""
+        return True
+
+    def check_project(self, ctx: ProjectContext) -> Iterable[Finding]:
+        raise NotImplementedError
 
 
 class ExposureRule(Rule):

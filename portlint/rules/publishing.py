@@ -23,11 +23,11 @@ def published_bindings(ctx: RuleContext):
             yield decl
 
 
-def _all_interfaces(binding: PortBinding) -> bool:
+def on_all_interfaces(binding: PortBinding) -> bool:
     return binding.host_ip in (None, "", *WILDCARD_ADDRESSES)
 
 
-def _ports(binding: PortBinding) -> str:
+def host_ports(binding: PortBinding) -> str:
     host = str(binding.published) if binding.published else "an ephemeral host port"
     return f"{host}/{binding.protocol}"
 
@@ -46,10 +46,10 @@ class BindAllInterfaces(Rule):
 
     def check(self, ctx: RuleContext):
         for binding in published_bindings(ctx):
-            if _all_interfaces(binding):
+            if on_all_interfaces(binding):
                 where = f"on {binding.host_ip}" if binding.host_ip else "with no host_ip"
                 yield self.finding(binding.location,
-                                   f"{_ports(binding)} of service {binding.service} is published {where}, so on every "
+                                   f"{host_ports(binding)} of service {binding.service} is published {where}, so on every "
                                    f"interface; {BYPASS}: bind it to an address (127.0.0.1:...) or filter in DOCKER-USER")
 
 
@@ -68,7 +68,7 @@ class PrivilegedHostPort(Rule):
         for binding in published_bindings(ctx):
             if binding.published is not None and binding.published.start < 1024:
                 yield self.finding(binding.location,
-                                   f"host port {_ports(binding)} of service {binding.service} is below 1024: rootless "
+                                   f"host port {host_ports(binding)} of service {binding.service} is below 1024: rootless "
                                    "Docker cannot bind it; publish a port above 1023 or lower "
                                    "net.ipv4.ip_unprivileged_port_start")
 
@@ -127,7 +127,7 @@ class HostPortConflict(Rule):
     @staticmethod
     def _message(earlier: PortBinding, later: PortBinding) -> str:
         where = earlier.location
-        return (f"host port {_ports(later)} of service {later.service} is already published by service "
+        return (f"host port {host_ports(later)} of service {later.service} is already published by service "
                 f"{earlier.service} ({where.path}:{where.line}): Compose fails with 'port is already allocated'")
 
 
