@@ -18,7 +18,7 @@ from ..findings import Finding, Severity
 from ..model import MAX_PORT, Declaration, Document, FirewallRule, Location, PortRange, port_count
 
 T = TypeVar("T")
-_BLOCK = 64  # ports judged together and remembered for the run (see ExposureRule._block)
+_BLOCK = 16  # ports judged together and remembered for the run (see ExposureRule._block)
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 

@@ -2,7 +2,6 @@
 group first, as text, JSON, Markdown and a self-contained HTML page (rendered in Chromium)."""
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import textwrap

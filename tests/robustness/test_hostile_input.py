@@ -3,7 +3,6 @@ still linted, the exit code saying what happened, no traceback."""
 from __future__ import annotations
 
 import os
-import stat
 
 import pytest
 

@@ -1,0 +1,507 @@
+"""nftables rulesets (``nft -f`` files, ``nft list ruleset`` output), read as nft reads them.
+
+The file is parsed once (``grammars/nftables.lark``, :mod:`.nftables_syntax`); its statements
+are then run in order against a model of the ruleset, as nft runs them: tables, chains and sets
+are created, flushed and deleted, variables are defined and bound, included files are read where
+they are included. Once everything is read, ports held by named sets and maps are resolved and
+every rule becomes :class:`~portlint.model.FirewallRule` declarations, every declared chain a
+:class:`~portlint.model.ChainPolicy`.
+
+A port match becomes one declaration per element (so a finding points at the element), except a
+negated one (``!= { 22, 80 }``), which is one match of all its ports; each element of a verdict
+map or of a map a translation looks up is its own declaration with its own verdict or target.
+"""
+from __future__ import annotations
+
+import gc
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
+from ..model import PortMatch as ModelPortMatch
+from .common import PARSE_ERROR, one_of
+from .nftables_includes import IncludeError, IncludeResolver
+from .nftables_rules import Outcome, PortClause, RuleFacts, RuleReader
+from .nftables_syntax import (
+    ChainDef,
+    Command,
+    Concat,
+    Define,
+    Element,
+    Elements,
+    Hook,
+    Include,
+    Mapping,
+    Policy,
+    Rule,
+    SetDef,
+    SetLiteral,
+    TableSpec,
+    Undefine,
+    parse,
+    span_of,
+    token_span,
+)
+from .nftables_values import UNRESOLVED_VARIABLE, Bound, PortReader, Scope, location, unwrap, word
+
+INCLUDE_ERROR = "PL006"
+CHAIN_TYPES = frozenset({"filter", "nat", "route"})
+#: Families whose tables see IPv4 and IPv6 packets alike.
+MIXED_FAMILIES = frozenset({"inet", "bridge", "netdev"})
+HOOKS = frozenset({"prerouting", "input", "forward", "output", "postrouting", "ingress", "egress"})
+
+
+@dataclass
+class _Chain:
+    name: str
+    location: Location | None  # None: only named by rules, never declared
+    hook: str | None = None
+    type: str | None = None
+    policy: str | None = None
+    rules: list[_Rule] = field(default_factory=list)
+
+
+@dataclass
+class _Set:
+    name: str
+    #: (key, value, file) of each element; key and value have their variables bound.
+    elements: list[tuple[Any, Any, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Table:
+    family: str
+    name: str
+    chains: dict[str, _Chain] = field(default_factory=dict)
+    sets: dict[str, _Set] = field(default_factory=dict)
+
+
+@dataclass
+class _Rule:
+    facts: RuleFacts
+    table: _Table
+    chain: str
+    removed: bool = False
+
+
+@dataclass
+class _Block:
+    """Where a statement is: the table, chain or set block it is written in."""
+
+    table: _Table | None = None
+    chain: _Chain | None = None
+    set: _Set | None = None
+    body: str = "start"  # the grammar's start symbol for a file included here
+
+
+class _Ruleset:
+    """Runs a file's statements against a model of the ruleset, as nft does."""
+
+    def __init__(self, document: Document, includes: IncludeResolver, resolve_service) -> None:
+        self.document = document
+        self.includes = includes
+        self.texts: dict[str, str] = {}
+        self.scope = Scope()
+        self.ports = PortReader(resolve_service, self.report)
+        self.reader = RuleReader(self.scope, self.ports, self.report, self.source)
+        self.tables: dict[tuple[str, str], _Table] = {}
+        self.rules: list[_Rule] = []
+        self.stack: list[str] = []  # real paths of the files being read (include cycles)
+        self._set_ports: dict[tuple[int, int | None], list] = {}
+
+    def report(self, code: str, message: str, where: Location) -> None:
+        self.document.diagnostics.append(Diagnostic(code, message, where))
+
+    def source(self, span, path: str) -> str:
+        return self.texts[path][span[0]:span[1]]
+
+    # -- reading files -------------------------------------------------------------------------
+
+    def read(self, text: str, path: str, block: _Block, real_path: str) -> None:
+        self.texts[path] = text
+        result = parse(text, path, block.body)
+        self.document.diagnostics.extend(result.diagnostics)
+        self.stack.append(real_path)
+        self.walk(result.items, path, block)
+        self.stack.pop()
+
+    def include(self, item: Include, path: str, block: _Block) -> None:
+        from ..linter import read_text  # as the linted file is read: byte-order marks, line ends
+
+        try:
+            files = self.includes.resolve(item.path, path, tuple(self.stack))
+        except IncludeError as exc:
+            self.report(INCLUDE_ERROR, str(exc), location(path, item.span))
+            return
+        for file in files:
+            try:
+                text, bad_byte = read_text(file)
+            except OSError as exc:
+                self.report(INCLUDE_ERROR, f"included file {file} cannot be read: {exc.strerror or exc}",
+                            location(path, item.span))
+                continue
+            if bad_byte:
+                self.document.diagnostics.append(bad_byte)
+            self.read(text, file, block, os.path.realpath(file))
+
+    # -- statements ----------------------------------------------------------------------------
+
+    def walk(self, items: list, path: str, block: _Block) -> None:
+        policy_set = False
+        for item in items:
+            try:
+                policy_set = self.statement(item, path, block, policy_set)
+            except RecursionError:
+                span = span_of(item)
+                self.nested_too_deeply(location(path, span) if span else Location(path, 1))
+
+    def statement(self, item, path: str, block: _Block, policy_set: bool) -> bool:
+        """Run one statement of a block; whether the block has set its chain's policy."""
+        if isinstance(item, Include):
+            self.include(item, path, block)
+        elif isinstance(item, Define):
+            self.define(item, path)
+        elif isinstance(item, Undefine):
+            self.scope.undefine(item.name)
+        elif isinstance(item, Command):
+            self.command(item, path)
+        elif isinstance(item, ChainDef) and block.table:
+            self.chain_block(block.table, self.chain(block.table, item.name, location(path, item.span)),
+                             item.body, path)
+        elif isinstance(item, SetDef) and block.table:
+            body = "map_body" if item.is_map else "set_body"
+            self.walk(item.body, path, _Block(block.table, None, self.set(block.table, item.name), body))
+        elif isinstance(item, Hook) and block.chain:
+            self.hook(block.chain, item, path)
+        elif isinstance(item, Policy) and block.chain:
+            if policy_set:
+                self.report(PARSE_ERROR, "you cannot set chain policy twice", location(path, item.span))
+            self.policy(block.chain, item, path)
+            return True
+        elif isinstance(item, Rule) and block.chain:
+            self.rule(item, path, block.table, block.chain)
+        elif isinstance(item, Elements) and block.set:
+            self.add_elements(block.set, item.value, path)
+        return policy_set
+
+    def nested_too_deeply(self, where: Location) -> None:
+        self.report(PARSE_ERROR, "sets or expressions nested too deeply for portlint to read: the statement "
+                                 "is skipped", where)
+
+    def define(self, item: Define, path: str) -> None:
+        value = Bound(item.name, self.reader.bind(item.value, path), path, item.span)
+        if not self.scope.define(item.name, value, item.redefine):
+            self.report(PARSE_ERROR, f"redefinition of symbol {item.name!r}: use redefine to change its value",
+                        location(path, item.span))
+
+    def command(self, command: Command, path: str) -> None:
+        spec = command.spec
+        if command.object == "ruleset":
+            for key in [k for k in self.tables if spec is None or k[0] == spec]:
+                self.drop_table(key)
+            return
+        if spec is None or spec.name is None:  # given by handle: nothing portlint can follow
+            return
+        if isinstance(spec, TableSpec):
+            self.table_command(command, spec, path)
+            return
+        table = self.table(spec.family, spec.table)
+        verb, obj = command.verb, command.object
+        if obj == "chain":
+            if verb == "add":
+                chain = self.chain(table, spec.name, location(path, spec.name_span))
+                if command.body is not None:
+                    self.chain_block(table, chain, command.body, path)
+            elif spec.name in table.chains:
+                self.flush_chain(table.chains[spec.name])
+                if verb == "delete":
+                    del table.chains[spec.name]
+        elif obj == "rule":
+            self.rule(command.body, path, table, self.chain(table, spec.name, None))
+        elif obj in ("set", "map"):
+            if verb == "add":
+                body = "map_body" if obj == "map" else "set_body"
+                self.walk(command.body, path, _Block(table, None, self.set(table, spec.name), body))
+            elif verb == "delete":
+                table.sets.pop(spec.name, None)
+            elif spec.name in table.sets:
+                table.sets[spec.name].elements.clear()
+        elif obj == "element":
+            target = self.set(table, spec.name)
+            if verb == "add":
+                self.add_elements(target, command.body, path)
+            else:
+                self.delete_elements(target, command.body, path)
+
+    def table_command(self, command: Command, spec: TableSpec, path: str) -> None:
+        key = (spec.family, spec.name)
+        if command.verb == "add":
+            table = self.table(spec.family, spec.name)
+            if command.body is not None:
+                self.scope.push()
+                self.walk(command.body, path, _Block(table, body="table_body"))
+                self.scope.pop()
+        elif command.verb == "delete":
+            self.drop_table(key)
+        elif key in self.tables:
+            table = self.tables[key]
+            for chain in table.chains.values():
+                self.flush_chain(chain)
+            for named_set in table.sets.values():
+                named_set.elements.clear()
+
+    def chain_block(self, table: _Table, chain: _Chain, body: list, path: str) -> None:
+        self.scope.push()
+        self.walk(body, path, _Block(table, chain, body="chain_body"))
+        self.scope.pop()
+
+    def hook(self, chain: _Chain, hook: Hook, path: str) -> None:
+        chain_type, name = hook.type.value, hook.hook.value
+        if chain_type not in CHAIN_TYPES:
+            self.report(PARSE_ERROR, f"unknown chain type {chain_type!r}: expected filter, nat or route",
+                        location(path, token_span(hook.type)))
+        if name not in HOOKS:
+            self.report(PARSE_ERROR, f"unknown chain hook {name!r}: expected {one_of(sorted(HOOKS))}",
+                        location(path, token_span(hook.hook)))
+        self.reader.bind(hook.priority, path)  # reports unknown variables
+        chain.hook, chain.type = name, chain_type
+        chain.policy = chain.policy or "accept"
+
+    def policy(self, chain: _Chain, policy: Policy, path: str) -> None:
+        value = word(self.reader.bind(policy.value, path))
+        if value is not None:
+            chain.policy = value
+
+    def rule(self, rule: Rule, path: str, table: _Table, chain: _Chain) -> None:
+        facts = self.reader.read(rule, path, chain.name)
+        record = _Rule(facts, table, chain.name)
+        chain.rules.append(record)
+        self.rules.append(record)
+        for name, rules in facts.anonymous_chains:
+            inner = self.chain(table, name, None)
+            for inner_rule in rules:
+                self.rule(inner_rule, path, table, inner)
+
+    # -- the ruleset ---------------------------------------------------------------------------
+
+    def table(self, family: str, name: str) -> _Table:
+        key = (family, name)
+        if key not in self.tables:
+            self.tables[key] = _Table(family, name)
+        return self.tables[key]
+
+    def drop_table(self, key: tuple[str, str]) -> None:
+        table = self.tables.pop(key, None)
+        for chain in table.chains.values() if table else ():
+            self.flush_chain(chain)
+
+    def chain(self, table: _Table, name: str, declared: Location | None) -> _Chain:
+        chain = table.chains.get(name)
+        if chain is None:
+            chain = table.chains[name] = _Chain(name, declared)
+        elif chain.location is None:
+            chain.location = declared
+        return chain
+
+    @staticmethod
+    def flush_chain(chain: _Chain) -> None:
+        for rule in chain.rules:
+            rule.removed = True
+        chain.rules.clear()
+
+    def set(self, table: _Table, name: str) -> _Set:
+        if name not in table.sets:
+            table.sets[name] = _Set(name)
+        return table.sets[name]
+
+    def add_elements(self, target: _Set, value, path: str) -> None:
+        for item, file in _set_items(self.reader.bind(value, path), path):
+            if isinstance(item, Mapping):
+                target.elements.append((item.key, item.value, file))
+            else:
+                target.elements.append((item, None, file))
+
+    def delete_elements(self, target: _Set, value, path: str) -> None:
+        gone = {self.reader.text(item.key if isinstance(item, Mapping) else item, file)
+                for item, file in _set_items(self.reader.bind(value, path), path)}
+        target.elements = [e for e in target.elements if self.reader.text(e[0], e[2]) not in gone]
+
+    # -- the declarations ----------------------------------------------------------------------
+
+    def finish(self) -> None:
+        document = self.document
+        for record in self.rules:
+            if not record.removed:
+                try:
+                    document.declarations.extend(self.declarations(record))
+                except RecursionError:
+                    self.nested_too_deeply(record.facts.location)
+        for table in self.tables.values():
+            for chain in table.chains.values():
+                if chain.location is not None:
+                    document.policies.append(ChainPolicy(
+                        location=chain.location, format="nftables", family=table.family, table=table.name,
+                        chain=chain.name, hook=chain.hook, type=chain.type, policy=chain.policy))
+
+    def declarations(self, record: _Rule) -> list[FirewallRule]:
+        facts = record.facts
+        for clause in facts.matches:
+            if clause.set_ref is not None and not self.resolve_set(clause, record.table, facts.location.path):
+                facts.unmodeled.append(f"{clause.protocol or 'th'} {clause.direction} @{clause.set_ref.name}")
+        outcomes = self.outcomes(facts, record.table)
+        base = dict(format="nftables", family=record.table.family, table=record.table.name, chain=record.chain,
+                    saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif, states=facts.states,
+                    comment=facts.comment)
+        transport = facts.transport_protocol
+        out: list[FirewallRule] = []
+        plain = [c for c in facts.matches if c.mapped is None and c.pieces is not None]
+        for protocol, dport, sport in _pair(plain, transport):
+            for outcome in outcomes:
+                for ports in _split(dport) if dport else [None]:
+                    out.append(self.declaration(facts, base, protocol, ports, _whole(sport), outcome))
+        for clause in facts.matches:
+            if clause.mapped is None or clause.pieces is None:
+                continue
+            protocol = clause.protocol or transport
+            for piece in clause.pieces or [None]:  # an empty map: the rule matches no port
+                match = ModelPortMatch((piece.ports,) if piece else (), False,
+                                       piece.location if piece else clause.location)
+                for outcome in self.mapped_outcomes(clause, piece, outcomes):
+                    out.append(self.declaration(facts, base, protocol, match if clause.direction == "dport" else None,
+                                                match if clause.direction == "sport" else None, outcome))
+        if not out:  # a rule without ports: its protocol is the one it names, if just one
+            protocol = next(iter(facts.protocols)) if len(facts.protocols) == 1 else None
+            out = [self.declaration(facts, base, protocol, None, None, outcome) for outcome in outcomes]
+        return out
+
+    def declaration(self, facts: RuleFacts, base: dict, protocol, dport, sport, outcome: Outcome) -> FirewallRule:
+        """A declaration located at its port (where it is written, an element of a set defined
+        elsewhere in the file too); ``rule_line`` ties it to its statement."""
+        where = (dport or sport).location if (dport or sport) else (outcome.location or facts.location)
+        if where.path != facts.location.path:  # an element written in another file
+            where = facts.location
+        unmodeled = facts.unmodeled_for(protocol)
+        if base["family"] in MIXED_FAMILIES:
+            unmodeled += tuple(facts.implied)
+        return FirewallRule(
+            location=where, protocol=protocol, dport=dport, sport=sport, unmodeled=unmodeled,
+            action=outcome.action, target=outcome.target, target_options=(*facts.effects, *outcome.options),
+            to_address=outcome.to_address, to_ports=outcome.to_ports,
+            rule_line=facts.location.line if where != facts.location else None, **base)
+
+    def outcomes(self, facts: RuleFacts, table: _Table) -> list[Outcome]:
+        if facts.verdict_map is not None:
+            named = table.sets.get(facts.verdict_map.name)
+            if named is not None:
+                return self.reader.verdict_choices([(value, file) for _, value, file in named.elements]) or [facts.outcome]
+        return facts.verdict_choices or [facts.outcome]
+
+    def mapped_outcomes(self, clause: PortClause, piece, outcomes: list[Outcome]) -> list[Outcome]:
+        """A vmap element's own verdict; for a map a translation looks up, its own target."""
+        if piece is None or piece.value is None:
+            return outcomes
+        if clause.mapped == "vmap":
+            return self.reader.verdict_choices([(piece.value, piece.value_path)]) or outcomes
+        if clause.translation is not None:
+            outcome = Outcome(outcomes[0].action, outcomes[0].target)
+            value = unwrap(piece.value)
+            address, port = (value.parts[0], value.parts[-1]) if isinstance(value, Concat) else (value, None)
+            outcome.to_address = self.reader.address_text(address, piece.value_path)
+            if port is not None:
+                ports = self.ports.port_range(port, piece.value_path)
+                outcome.to_ports = (ports,) if ports else None
+            return [outcome]
+        return outcomes
+
+    def resolve_set(self, clause: PortClause, table: _Table, path: str) -> bool:
+        """The ports of ``@name`` at load time: every element the file gave the set; False
+        when the file never defines the set."""
+        named = table.sets.get(clause.set_ref.name)
+        if named is None:
+            self.report(UNRESOLVED_VARIABLE, f"set @{clause.set_ref.name} is not defined in table "
+                                             f"{table.family} {table.name} here; its ports are not checked",
+                        location(path, clause.set_ref.span))
+            clause.pieces = None
+            return False
+        key = (id(named), clause.component)
+        if key not in self._set_ports:
+            pieces = []
+            for element, value, file in named.elements:
+                item = Mapping(element, value, element.span) if value is not None else element
+                pieces.extend(self.ports.pieces(item, file, clause.component))
+            self._set_ports[key] = pieces
+        clause.pieces = self._set_ports[key]
+        return True
+
+
+def _set_items(value, path: str):
+    """The elements of a set literal (through variables and nested sets), in order, with their
+    file."""
+    stack = [(value, path)]
+    while stack:
+        item, file = stack.pop()
+        if isinstance(item, Bound):
+            stack.append((item.value, item.path))
+        elif isinstance(item, SetLiteral):
+            stack.extend((i, file) for i in reversed(item.items))
+        elif isinstance(item, (Element, Mapping)):
+            yield item, file
+
+
+def _pair(clauses: list[PortClause], transport: str | None):
+    """Port matches grouped into declarations: per protocol, a destination and a source match
+    (a rule rarely has more; extra ones get declarations of their own)."""
+    slots: list[list] = []
+    for clause in clauses:
+        protocol = clause.protocol or transport
+        index = 1 if clause.direction == "dport" else 2
+        slot = next((s for s in slots if s[0] == protocol and s[index] is None), None)
+        if slot is None:
+            slot = [protocol, None, None]
+            slots.append(slot)
+        slot[index] = clause
+    return [tuple(s) for s in slots]
+
+
+def _whole(clause: PortClause | None) -> ModelPortMatch | None:
+    if clause is None:
+        return None
+    ranges = tuple(p.ports for p in clause.pieces)
+    where = clause.pieces[0].location if len(clause.pieces) == 1 else clause.location
+    return ModelPortMatch(ranges, clause.negated, where)
+
+
+def _split(clause: PortClause) -> list[ModelPortMatch]:
+    """One match per element, except for a negated match (one match of every port it excludes)."""
+    if clause.negated or len(clause.pieces) <= 1:
+        return [_whole(clause)]
+    return [ModelPortMatch((p.ports,), False, p.location) for p in clause.pieces]
+
+
+def read_ruleset(text: str, path: str, options) -> Document:
+    """The document of an nftables ruleset (and of the files it includes)."""
+    from ..catalog import load
+
+    document = Document(path, "nftables", text)
+    includes = IncludeResolver.for_file(path, options.include_path, options.project_root)
+    ruleset = _Ruleset(document, includes, load().resolve)
+    with _without_cycle_collection():
+        ruleset.read(text, path, _Block(), os.path.realpath(path))
+        ruleset.finish()
+    return document
+
+
+@contextmanager
+def _without_cycle_collection():
+    """Parsing a big ruleset allocates hundreds of thousands of small objects and frees none:
+    Python's cycle collector would rescan them over and over (a third of the time for 50k
+    rules). Nothing here creates garbage cycles, so it is paused meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
