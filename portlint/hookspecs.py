@@ -43,7 +43,9 @@ def portlint_register_reporters():
 @hookspec
 def portlint_catalog_entries():
     """Return a list of :class:`portlint.catalog.CatalogEntry` for site-specific services
-    ("8443/tcp is our admin UI"). They count like the IANA registry's entries."""
+    ("8443/tcp is our admin UI"), which count like the IANA registry's entries, and/or
+    :class:`portlint.catalog.Risk` to extend the risk lists the rules use (kinds ``cleartext``,
+    ``amplification``, ``admin``, ``trojan``; each with a reference)."""
 
 
 @hookspec(firstresult=True)

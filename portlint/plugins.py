@@ -147,7 +147,7 @@ def _call_each(registry: Registry, hook_name: str):
 
 
 def _collect(registry: Registry) -> None:
-    from .catalog import CatalogEntry
+    from .catalog import CatalogEntry, Risk
 
     for plugin, parser in _call_each(registry, "portlint_register_parsers"):
         if not isinstance(parser, Parser):
@@ -177,7 +177,7 @@ def _collect(registry: Registry) -> None:
             registry.reporters[reporter.name] = reporter
             registry.origin[reporter] = plugin
     for plugin, entry in _call_each(registry, "portlint_catalog_entries"):
-        if isinstance(entry, CatalogEntry):
+        if isinstance(entry, (CatalogEntry, Risk)):
             registry.catalog_entries.append(entry)
         else:
-            registry.fail(plugin, f"portlint_catalog_entries returned {entry!r}, not a CatalogEntry")
+            registry.fail(plugin, f"portlint_catalog_entries returned {entry!r}, not a CatalogEntry or a Risk")

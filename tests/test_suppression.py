@@ -97,3 +97,33 @@ def test_a_broken_baseline_is_a_usage_error(cli, tmp_path, rules_file):
     bad.write_text("[]")
     result = cli(rules_file(TELNET_FTP), "--baseline", bad)
     assert result.code == 2 and "not a portlint baseline" in result.err
+
+
+def test_nftables_hash_comments_and_comment_statements(cli, rules_file):
+    path = rules_file(textwrap.dedent("""\
+        table inet filter {
+          chain input {
+            type filter hook input priority 0; policy drop;
+            # portlint: ignore[PL201] -- the switch console
+            tcp dport 23 accept
+            tcp dport 21 accept comment "portlint: ignore[cleartext-service]"
+            tcp dport 110 accept
+          }
+        }
+        """), "nftables.conf")
+    result = cli(path, "--output-format", "json", "--isolated", "--select", "PL201,PL004")
+    assert codes_lines(result) == [("PL201", 7)]
+
+
+def test_shell_script_comments(cli, rules_file):
+    path = rules_file(textwrap.dedent("""\
+        #!/bin/sh
+        # portlint: ignore[PL201] -- lab only
+        iptables -A INPUT -p tcp --dport 23 -j ACCEPT
+        iptables -A INPUT -p tcp --dport 21 -j ACCEPT  # portlint: ignore[PL201]
+        for p in 110 143; do
+          iptables -A INPUT -p tcp --dport "$p" -j ACCEPT
+        done
+        """), "firewall.sh")
+    result = cli(path, "--output-format", "json", "--isolated", "--select", "PL201,PL004")
+    assert codes_lines(result) == [("PL201", 6), ("PL201", 6)]

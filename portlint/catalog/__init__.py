@@ -145,10 +145,13 @@ class Catalog:
                                                     description, tuple(notes), tuple(refs), tuple(tags))
         return row
 
-    def extended(self, entries: list[CatalogEntry]) -> Catalog:
-        """A catalog with site-specific ``entries`` (from configuration or plugins), which count
-        like IANA's; this one, shared by every run of the process, is left as it is."""
-        return Catalog(self._rows + list(entries), self.classes, self.ephemeral_presets, self.risks, self.names)
+    def extended(self, entries: list[CatalogEntry | Risk]) -> Catalog:
+        """A catalog with site-specific entries (from configuration or plugins), which count
+        like IANA's, and extra risks; this one, shared by every run of the process, is left as
+        it is."""
+        rows = [e for e in entries if isinstance(e, CatalogEntry)]
+        risks = [e for e in entries if isinstance(e, Risk)]
+        return Catalog(self._rows + rows, self.classes, self.ephemeral_presets, self.risks + risks, self.names)
 
     # -- lookups -----------------------------------------------------------------------------
 

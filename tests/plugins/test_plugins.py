@@ -149,3 +149,20 @@ def test_builtins_register_through_the_public_hooks(registry):
     assert {"text", "json"} <= set(registry.reporters)
     assert registry.origin[registry.rules["PL101"]] == "portlint.rules.catalog_facts"
     assert registry.failures == []
+
+
+def test_a_plugin_extends_the_catalog_and_the_risk_lists(cli_process, site, tmp_path):
+    install(site, "site-risks", """\
+        from portlint.catalog import ASSIGNED, CatalogEntry, Risk
+        from portlint.hookspecs import hookimpl
+
+        @hookimpl
+        def portlint_catalog_entries():
+            return [CatalogEntry(7777, 7777, "tcp", "site", ASSIGNED, "billing-admin", "our billing console"),
+                    Risk(7777, 7777, "tcp", "admin", "billing-admin", "", "internal runbook 12")]
+    """)
+    rules = tmp_path / "rules.v4"
+    rules.write_text("*filter\n-A INPUT -p tcp --dport 7777 -j ACCEPT\nCOMMIT\n")
+    result = cli_process("check", "--isolated", rules, "--output-format", "json", env=env_for(site))
+    assert [(f["code"], f["message"].split(" accepted")[0]) for f in result.json()] == [
+        ("PL203", "7777/tcp (billing-admin)")]  # admin plane by the plugin; no PL102: assigned
