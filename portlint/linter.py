@@ -19,6 +19,7 @@ from .catalog import Catalog
 from .discovery import Candidate, glob_matches, read_head
 from .findings import Finding, Severity
 from .model import Diagnostic, Document, Location
+from .parsers.common import PARSE_ERROR
 from .project import ProjectScope
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 INTERNAL_ERROR = ("PL000", "internal-error")
 UNUSED_SUPPRESSION = "PL004"
-from .parsers.common import PARSE_ERROR
 
 
 class UsageError(Exception):
