@@ -71,7 +71,7 @@ def _position(finding, root: Path | None) -> str:
     return f"{where}{loc.line}:{loc.column} {finding.code}"
 
 
-@pytest.mark.parametrize("code,case", load_cases())
+@pytest.mark.parametrize("code,case", list(load_cases()))
 def test_rule_case(lint, registry, tmp_path, monkeypatch, code, case):
     select = case.get("select", [code])
     settings = _settings(case.get("settings"))
