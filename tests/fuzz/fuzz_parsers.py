@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Mutation fuzzing of every parser: corpus files, mutated, linted with every rule; any internal
+error (PL000) is a crash, written to the output folder as a regression input.
+
+    python3 tests/fuzz/fuzz_parsers.py [--seconds 600] [--seed 1] [--out /tmp/portlint-crashes]
+
+Not collected by pytest; tests/robustness/test_fuzz.py runs a small fixed budget of it.
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import random
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+#: Pieces that steer mutations towards the syntax of every format.
+TOKENS = ["{", "}", '"', "'", "$", "${", "#", "\n", ":", "-", "!", "[", "]", "\t", "\\", ";", 'include "x"',
+          "&a", "*a", "<<: ", "\x00", "\ufeff", "-A", "--dport", "99999", "0x", "@s", "vmap", "{{{{", "ports:",
+          "  - ", "${A:?", "$((", "`", "# portlint: ignore[PL201]", "\r"]
+
+
+def mutate(text: str, rng: random.Random) -> str:
+    for _ in range(rng.randint(1, 6)):
+        i = rng.randrange(len(text) + 1)
+        op = rng.random()
+        if op < 0.4:
+            text = text[:i] + rng.choice(TOKENS) + text[i:]
+        elif op < 0.7:
+            text = text[:i] + text[min(len(text), i + rng.randint(1, 40)):]
+        else:
+            j = rng.randrange(len(text) + 1)
+            text = text[:i] + text[j:j + 30] + text[i:]
+    return text
+
+
+def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pathlib.Path] | None = None,
+             limit: int | None = None) -> tuple[int, list[tuple[str, str, str]]]:
+    """Lint mutated inputs as every format until the time or ``limit`` inputs run out;
+    returns the number of inputs and the crashes ``(format, input, message)``."""
+    from portlint.catalog import load
+    from portlint.linter import Linter, Selection
+    from portlint.plugins import load_registry
+    from portlint.rules import Settings
+
+    registry = load_registry(entry_points=False)
+    linter = Linter(registry, load(), Settings(), Selection(registry.rules.values(), ["ALL"], None))
+    files = files or sorted(p for p in CORPUS.rglob("*") if p.is_file() and "LICENSES" not in p.parts
+                            and p.suffix not in (".jsonl", ".md"))
+    rng = random.Random(seed)
+    deadline = time.monotonic() + seconds
+    count, crashes = 0, []
+    while time.monotonic() < deadline and (limit is None or count < limit):
+        text = mutate(rng.choice(files).read_text(encoding="utf-8", errors="replace"), rng)
+        for fmt in registry.parsers:
+            count += 1
+            _, findings = linter.lint_text(text, "fuzz", fmt)
+            for finding in findings:
+                if finding.code == "PL000":
+                    crashes.append((fmt, text, finding.message))
+                    if out is not None:
+                        out.mkdir(parents=True, exist_ok=True)
+                        (out / f"crash-{fmt}-{len(crashes)}.txt").write_text(text, encoding="utf-8")
+    return count, crashes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("/tmp/portlint-crashes"))
+    args = parser.parse_args()
+    if not CORPUS.is_dir():
+        print(f"no corpus at {CORPUS}", file=sys.stderr)
+        return 2
+    count, crashes = campaign(args.seconds, args.seed, args.out)
+    for fmt, _, message in crashes:
+        print(f"crash ({fmt}): {message}")
+    print(f"{count} inputs, {len(crashes)} crashes")
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
