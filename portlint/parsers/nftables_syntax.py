@@ -857,15 +857,17 @@ class _Recovery:
         newline = Token("_NL", "\n")
         for _ in range(len(state.state_stack) * 4 + 4):
             actions = states[state.position]
-            if "$END" in actions:
+            # "$END" in the actions is not enough: a block's contents are also a start symbol of
+            # the grammar, so the states inside a block accept the end of an included file.
+            if "$END" in actions and self._can_end(parser):
                 return True
             try:
-                if "RECOVERY" in actions:
-                    parser.feed_token(Token("RECOVERY", ""))
-                    parser.feed_token(newline)
-                elif "RBRACE" in actions:
+                if "RBRACE" in actions:
                     parser.feed_token(Token("RBRACE", "}"))
                 elif "_NL" in actions:
+                    parser.feed_token(newline)
+                elif "RECOVERY" in actions:  # inside an unfinished statement: drop it
+                    parser.feed_token(Token("RECOVERY", ""))
                     parser.feed_token(newline)
                 elif len(state.state_stack) > 1:
                     state.state_stack.pop()
@@ -875,6 +877,15 @@ class _Recovery:
             except UnexpectedToken:
                 return False
         return False
+
+    @staticmethod
+    def _can_end(parser) -> bool:
+        """Whether the file may end here, for the start symbol being parsed."""
+        try:
+            parser.copy().feed_eof()
+        except LarkError:
+            return False
+        return True
 
     # -- messages ------------------------------------------------------------------------------
 

@@ -108,3 +108,33 @@ def test_a_file_that_vanishes_before_it_is_read(cli, tmp_path, good, monkeypatch
     result = cli("check", "--isolated", tmp_path)
     assert result.code == 2 and "gone.rules: cannot read" in result.err
     assert "PL201" in result.out
+
+
+@pytest.mark.parametrize("unclosed", ["", "  chain input {\n", "  chain input {\n    type filter hook input priority 0;\n"])
+def test_nftables_file_ending_inside_blocks_keeps_what_was_read(cli_process, tmp_path, unclosed):
+    """Regression (found by the fuzzer): an end of file two blocks deep lost every statement."""
+    path = tmp_path / "cut.nft"
+    path.write_text('include "/etc/shadow"\ntable inet f {\n' + unclosed + "    tcp dport 23 accept\n")
+    result = lint(cli_process, path, fmt="nftables")
+    codes = [f["code"] for f in result.json()]
+    assert codes[0] == "PL006" and "PL001" in codes
+    assert "shadow" not in "".join(f["message"] for f in result.json() if f["code"] != "PL006")
+
+
+@pytest.mark.parametrize("name,yaml,expected", [
+    ("alias bomb", "a: &a ['x','x','x','x','x','x','x','x','x']\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+     + "services:\n  web:\n    image: x\n    ports: *i\n", ["PL001"]),
+    ("deep nesting", "services:\n  web:\n    image: x\n    labels: " + "[" * 5000 + "]" * 5000 + "\n    ports: ['23:23']\n",
+     ["PL201"]),
+    ("python tag never constructed", "services:\n  web:\n    image: !!python/object/apply:os.system ['touch pwned']\n"
+     "    ports: ['2323:23']\n", ["PL201"]),
+    ("merge keys", "x-base: &base\n  image: x\n  ports: ['2323:23']\nservices:\n  web:\n    <<: *base\n", ["PL201"]),
+])
+def test_hostile_yaml(cli_process, tmp_path, name, yaml, expected):
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml)
+    result = cli_process("check", "--isolated", "--output-format", "json", "--select", "PL001,PL201", path, cwd=tmp_path)
+    assert "Traceback" not in result.err
+    assert [f["code"] for f in result.json()] == expected
+    assert not (tmp_path / "pwned").exists()
