@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Iterator
 
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
@@ -35,9 +36,12 @@ _IPV6_HINT = re.compile(r"ip6tables|icmpv6|ipv6-icmp|icmp6|(?:-[sd]|--to-destina
 
 
 def _unquote(text: str) -> str:
-    if text[0] == "'":
+    if text[0] == "'" or "\\" not in text:
         return text[1:-1]
-    return re.sub(r"\\(.)", r"\1", text[1:-1])
+    return _ESCAPE.sub(r"\1", text[1:-1])
+
+
+_ESCAPE = re.compile(r"\\(.)")
 
 
 @lru_cache(maxsize=None)
@@ -131,19 +135,32 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
     return ("rule", words)
 
 
-def statements(text: str, path: str) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
-    """Every statement of an iptables-save text, and a PL001 for each line that is not one
-    (the other lines are still read)."""
-    found, errors = [], []
-    for number, line in enumerate(text.split("\n"), start=1):
+def iter_statements(text: str, path: str, errors: list[Diagnostic]) -> Iterator[tuple[str, list[Word]]]:
+    """The statements of an iptables-save text one by one (a dump's words are never all held
+    at once), adding a PL001 to ``errors`` for each line that is not one."""
+    start = 0
+    number = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        number += 1
+        line = text[start:end]
+        start = end + 1
         statement = _fast_statement(line, number)
         if statement is False:
             grammar_found, grammar_errors = grammar_statements(line, path, number)
-            found.extend(grammar_found)
+            yield from grammar_found
             errors.extend(grammar_errors)
         elif statement is not None:
-            found.append(statement)
-    return found, errors
+            yield statement
+
+
+def statements(text: str, path: str) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
+    """Every statement of an iptables-save text, and a PL001 for each line that is not one
+    (the other lines are still read)."""
+    errors: list[Diagnostic] = []
+    return list(iter_statements(text, path, errors)), errors
 
 
 def grammar_statements(text: str, path: str, first_line: int = 1) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
@@ -360,9 +377,8 @@ class IptablesParser(Parser):
         from ..catalog import load
 
         document = Document(path, self.name, text)
-        found, document.diagnostics = statements(text, path)
         reader = SaveReader(Ruleset(document, load().resolve), self.family(text, path))
-        for kind, words in found:
+        for kind, words in iter_statements(text, path, document.diagnostics):
             reader.feed(kind, words)
         reader.finish(max(text.count("\n"), 1))
         return document
