@@ -104,7 +104,7 @@ def run_script(script: Path, root: Path) -> tuple[list[Path], str]:
 
 def port_records(paths: list[Path], fmt: str | None = None) -> dict[str, collections.Counter]:
     """``portlint ports`` records of these files (one run for all), by path, without locations."""
-    args = [sys.executable, "-m", "portlint", "ports", "--output-format", "json", *(["--format", fmt] if fmt else []),
+    args = [sys.executable, "-m", "portlint", "ports", "--isolated", "--output-format", "json", *(["--format", fmt] if fmt else []),
             *map(str, paths)]
     run = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert run.returncode in (0, 1), run.stderr
