@@ -332,13 +332,29 @@ def cmd_check(args) -> int:
         if args.statistics:
             _print_statistics(stream, report)
         else:
-            reporter_cls(stream, color=_use_color(stream, args.color), quiet=args.quiet).report(report)
+            _report(registry, reporter_cls, stream, args, report)
     _print_problems(report)
     if report.problems or report.has_internal_error:
         return EXIT_ERROR
     threshold = _fail_on(args, config)
     failed = any(f.severity >= threshold for f in report.findings)
     return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_OK
+
+
+def _report(registry, reporter_cls, stream: TextIO, args, report: Report) -> None:
+    """Render ``report``; a reporter that raises is an internal error naming its plugin, and the
+    findings are then rendered as text so that none is lost."""
+    from .linter import internal_error
+
+    try:
+        reporter_cls(stream, color=_use_color(stream, args.color), quiet=args.quiet).report(report)
+    except Exception as exc:  # noqa: BLE001 - a crashing reporter must not lose the findings
+        if args.debug:
+            traceback.print_exc()
+        plugin = registry.origin.get(reporter_cls, "?")
+        report.findings.append(internal_error("", f"reporter {reporter_cls.name!r} (plugin {plugin}) crashed: "
+                                                  f"{type(exc).__name__}: {exc}; the findings follow as text"))
+        registry.reporters["text"](stream, color=False, quiet=args.quiet).report(report)
 
 
 def _print_statistics(stream: TextIO, report: Report) -> None:

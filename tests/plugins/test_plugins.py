@@ -166,3 +166,25 @@ def test_a_plugin_extends_the_catalog_and_the_risk_lists(cli_process, site, tmp_
     result = cli_process("check", "--isolated", rules, "--output-format", "json", env=env_for(site))
     assert [(f["code"], f["message"].split(" accepted")[0]) for f in result.json()] == [
         ("PL203", "7777/tcp (billing-admin)")]  # admin plane by the plugin; no PL102: assigned
+
+
+def test_a_reporter_that_raises_is_an_internal_error_and_the_findings_still_print(cli_process, site, rules_file):
+    install(site, "broken-reporter", """\
+        from portlint.hookspecs import hookimpl
+        from portlint.reporters import Reporter
+
+        class Broken(Reporter):
+            name = "broken"
+
+            def report(self, report):
+                self.stream.write("half a line")
+                raise RuntimeError("disk full")
+
+        @hookimpl
+        def portlint_register_reporters():
+            return [Broken]
+    """)
+    result = cli_process("check", "--isolated", rules_file, "--output-format", "broken", env=env_for(site))
+    assert result.code == 2
+    assert "PL000 [error] reporter 'broken' (plugin broken-reporter) crashed: RuntimeError: disk full" in result.out
+    assert "PL201" in result.out and "Traceback" not in result.out + result.err
