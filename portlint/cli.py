@@ -233,7 +233,8 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
         raise UsageError(f"project root {project_root} is not a folder")
     parse_options = ParseOptions(environment=dict(os.environ) if args.env_from_environment else {},
                                  project_root=str(project_root) if project_root else None,
-                                 include_path=tuple(args.include_path or ()))
+                                 include_path=tuple(args.include_path or ()),
+                                 yaml_size_limit=config.yaml_size_limit * 1024 * 1024)
     per_file = [(_relative_glob(glob, config), codes) for glob, codes in config.per_file_ignores.items()]
     project = ProjectScope(project_root, tuple(_relative_glob(g, config) for g in config.exclude),
                            find_config=not args.isolated)

@@ -57,6 +57,7 @@ class Config:
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     allow: list[Allowance] = field(default_factory=list)
     catalog: list[SiteService] = field(default_factory=list)
+    yaml_size_limit: int = 10  # megabytes
 
     @property
     def root(self) -> Path | None:
@@ -143,6 +144,7 @@ class _Checker:
             "severity": self.severity, "fail-on": self.one_severity,
             "ephemeral-range": self.ephemeral, "project-root": self.project_root,
             "rules": self.rule_options, "allow": self.allow, "catalog": self.catalog,
+            "yaml-size-limit": self.megabytes,
         }
         values: dict[str, Any] = {}
         for key, value in table.items():
@@ -187,6 +189,11 @@ class _Checker:
         if cls is None:
             raise self.fail(key, f"unknown rule {name!r}")
         return cls
+
+    def megabytes(self, key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(key, f"expected a whole number of megabytes, at least 1; got {value!r}")
+        return value
 
     def ephemeral(self, key: str, value: Any) -> str:
         if not isinstance(value, str):

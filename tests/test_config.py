@@ -119,3 +119,17 @@ def test_bad_configuration_stops_the_run(cli, project, text, message):
     assert result.code == 2
     assert message in result.err
     assert str(root / ".portlint.toml") in result.err or "unknown rule selector" in result.err
+
+
+def test_yaml_size_limit(cli, tmp_path):
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  web:\n    image: x\n    ports: ['23:23']\n" + "# padding\n" * 120_000)
+    result = cli(compose, "--isolated", "--output-format", "json")
+    assert [f["code"] for f in result.json()] == ["PL201", "PL401"]  # 1.2 MB is below 10 MB
+    (tmp_path / ".portlint.toml").write_text("yaml-size-limit = 1\n")
+    (finding,) = cli(compose, "--output-format", "json").json()
+    assert (finding["code"], finding["line"]) == ("PL001", 1)
+    assert "above the YAML size limit of 1 MB (yaml-size-limit): not read" in finding["message"]
+    (tmp_path / ".portlint.toml").write_text("yaml-size-limit = 0\n")
+    bad = cli(compose)
+    assert bad.code == 2 and "yaml-size-limit: expected a whole number of megabytes" in bad.err

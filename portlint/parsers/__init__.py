@@ -22,6 +22,9 @@ class ParseOptions:
     #: Folders nftables ``include`` searches after the including file's folder (``--include-path``,
     #: like ``nft -I``).
     include_path: tuple[str, ...] = ()
+    #: YAML files larger than this many bytes are not read (configuration ``yaml-size-limit``,
+    #: in megabytes): a YAML loader holds the whole node tree in memory.
+    yaml_size_limit: int = 10 * 1024 * 1024
 
 
 class Parser:

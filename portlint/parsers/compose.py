@@ -50,7 +50,7 @@ class ComposeParser(Parser):
         document = Document(path, self.name, text)
         from .compose_project import ProjectLoader, project_files  # lark and ruamel: only when needed
 
-        loader = ProjectLoader(self.options.environment)
+        loader = ProjectLoader(self.options.environment, self.options.yaml_size_limit)
         services = loader.load_project(project_files(path), {path: text})
         for service in services.values():
             document.declarations.extend(service.ports)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from ..model import Diagnostic, Location, PortBinding
+from .common import PARSE_ERROR
 from .compose_interpolation import read_dotenv
 from .compose_ports import EntryReader
 from .compose_yaml import OVERRIDE, RESET, YamlFile, is_mapping, is_scalar, is_sequence, items, kind, load, scalar
@@ -101,8 +102,9 @@ class _File:
 class ProjectLoader:
     """Reads and merges the files of one project (and of the projects it includes)."""
 
-    def __init__(self, environment: Mapping[str, str]) -> None:
+    def __init__(self, environment: Mapping[str, str], size_limit: int | None = None) -> None:
         self.process_environment = environment
+        self.size_limit = size_limit
         self.files: dict[tuple[str, int], _File] = {}
         self.resolved: dict[tuple[str, int, str], Service] = {}
         self.resolving: list[tuple[str, str]] = []  # extends being resolved (cycle check)
@@ -141,6 +143,14 @@ class ProjectLoader:
         key = (path, id(env))
         if key in self.files:
             return self.files[key]
+        size = len(text.encode("utf-8", errors="replace")) if text is not None else _file_size(path)
+        if self.size_limit is not None and size is not None and size > self.size_limit:
+            yaml = load("", path)  # too big to load safely: reported, never read
+            yaml.diagnostics.append(Diagnostic(
+                PARSE_ERROR, f"file of {size / 2**20:.1f} MB, above the YAML size limit of "
+                             f"{self.size_limit / 2**20:g} MB (yaml-size-limit): not read", Location(path, 1, 1)))
+            file = self.files[key] = _File(yaml, EntryReader(yaml, env), {}, {})
+            return file
         if text is None:
             text = _read_text(path)
             if text is None:
@@ -334,6 +344,13 @@ def _relative_to(path: str, relative: str) -> str:
     if path.startswith("./") and not joined.startswith(("..", "/")):
         joined = "./" + joined
     return joined
+
+
+def _file_size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path) if os.path.isfile(path) else None
+    except OSError:
+        return None
 
 
 def _read_text(path: str) -> str | None:
