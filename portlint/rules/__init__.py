@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVa
 from ..catalog import Catalog
 from ..exposure import ChainGraph, ChainPaths, Exposure, document_exposures
 from ..findings import Finding, Severity
-from ..model import MAX_PORT, Declaration, Document, FirewallRule, Location, PortRange, port_count
+from ..model import MAX_PORT, Declaration, Document, FirewallRule, Location, PortRange, normalise, port_count
 
 T = TypeVar("T")
 _BLOCK = 16  # ports judged together and remembered for the run (see ExposureRule._block)
@@ -34,6 +34,16 @@ class Settings:
 
     def is_allowed(self, port: int, protocol: str | None) -> bool:
         return any(port in ports and proto in (None, protocol) for ports, proto in self.allowed)
+
+    def allows_all(self, ranges, protocols) -> bool:
+        """Whether ``allow`` entries (together) cover every port of ``ranges`` for every protocol."""
+        if not self.allowed:
+            return False
+        for protocol in protocols:
+            covered = normalise([ports for ports, proto in self.allowed if proto in (None, protocol)])
+            if any(not any(c.start <= r.start and r.end <= c.end for c in covered) for r in normalise(ranges)):
+                return False
+        return True
 
     @property
     def broad_range(self) -> int:

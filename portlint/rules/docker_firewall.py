@@ -46,17 +46,11 @@ class DockerBypassesFirewall(_PublishedPortRule):
     def check_project(self, ctx: ProjectContext) -> Iterator[Finding]:
         firewall = ctx.shared(ProjectFirewall)
         for binding in checked_bindings(ctx):
-            if not on_all_interfaces(binding) or binding.published is None or self._allowed(binding, ctx):
+            if not on_all_interfaces(binding) or binding.published is None or ctx.settings.allows_all((binding.published,), (binding.protocol,)):
                 continue
             fate = firewall.fate(binding)
             if fate.bypassed and fate.filtered is None:
                 yield self.finding(binding.location, self._message(binding, fate.bypassed))
-
-    @staticmethod
-    def _allowed(binding: PortBinding, ctx: ProjectContext) -> bool:
-        ports = binding.published
-        return bool(ctx.settings.allowed) and all(ctx.settings.is_allowed(port, binding.protocol)
-                                                  for port in range(ports.start, ports.end + 1))
 
     @staticmethod
     def _message(binding: PortBinding, bypassed: tuple[ChainFate, ...]) -> str:

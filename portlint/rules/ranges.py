@@ -43,19 +43,11 @@ class BroadPortRange(Rule):
 
     def check(self, ctx: RuleContext):
         for exposure in ctx.exposures:
-            if exposure.width >= ctx.settings.broad_range and not _all_allowed(exposure, ctx):
+            if exposure.width >= ctx.settings.broad_range and not ctx.settings.allows_all(exposure.exposed, exposure.protocols):
                 what = (f"every port except {format_ranges(exposure.written)}" if exposure.negated
                         else format_ranges(exposure.exposed))
                 yield self.finding(exposure.location, f"{with_protocol(what, exposure)} ({exposure.width} ports) "
                                    f"{exposure.describe()}: open only the ports the service uses", exposure.declaration)
-
-
-def _all_allowed(exposure, ctx: RuleContext) -> bool:
-    """Whether configuration ``allow`` entries cover every exposed port of ``exposure``."""
-    allowed = ctx.settings.allowed
-    return bool(allowed) and all(
-        any(ports.start <= r.start and r.end <= ports.end and proto in (None, p) for ports, proto in allowed)
-        for r in exposure.exposed for p in exposure.protocols)
 
 
 class EmptyPortRange(Rule):
