@@ -38,8 +38,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--isolated", action="store_true", help="read no configuration file")
     parser.add_argument("--project-root", metavar="DIR",
                         help="the project's root folder (default: the configuration's project-root, else the folder "
-                             "of the nearest configuration file, else the git work tree, else the checked paths' "
-                             "common folder): includes stay inside it, cross-file rules read the files under it")
+                             "of the nearest configuration file, else the git work tree): includes stay inside it "
+                             "(else inside the including file's folder), cross-file rules read the files under it "
+                             "(else only the files named)")
     parser.add_argument("--include-path", action="append", metavar="DIR",
                         help="a folder nftables `include` searches after the including file's folder, "
                              "like nft -I (repeatable)")

@@ -3,8 +3,10 @@
 Project rules relate files to each other (a compose file and the host firewall), but a run may
 name only some of them: pre-commit passes the changed files alone. The root is, in order,
 ``project-root`` (configuration or ``--project-root``), the folder of the nearest portlint
-configuration file above the checked paths, the git work tree's root, or the common folder of
-the checked paths. Every file portlint reads under it is part of the project.
+configuration file above the checked paths, or the git work tree's root. Every file portlint
+reads under it is part of the project. With none of them there is no root, and the project is
+the checked files alone: nothing marks where it ends, and ``portlint ~/Downloads/rules.v4``
+must not read the whole folder.
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ class ProjectScope:
     exclude: tuple[str, ...] = ()
     find_config: bool = True
 
-    def root_of(self, paths: list[str]) -> Path:
-        """The project root of a run over ``paths`` (files; ``-`` is the working folder)."""
+    def root_of(self, paths: list[str]) -> Path | None:
+        """The project root of a run over ``paths`` (files; ``-`` is the working folder); None
+        when nothing marks one (the project is then the checked files alone)."""
         if self.root is not None:
             return self.root
         common = common_folder(paths)
@@ -35,7 +38,7 @@ class ProjectScope:
             config = discover([str(common)])
             if config is not None:
                 return config.parent
-        return git_work_tree(common) or common
+        return git_work_tree(common)
 
     def candidates(self, root: Path) -> list[Candidate]:
         """The files under ``root`` that are not excluded, with paths as a run names them:

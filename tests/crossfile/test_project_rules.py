@@ -50,13 +50,13 @@ def codes(result) -> list[tuple[str, str, int]]:
 
 # -- the project root -------------------------------------------------------------------------
 
-def test_the_root_is_the_configured_one_then_the_configuration_folder_then_git_then_the_paths(tmp_path):
+def test_the_root_is_the_configured_one_then_the_configuration_folder_then_git(tmp_path):
     top = tmp_path / "top"
     write(top / "a" / "b" / "compose.yaml", COMPOSE)
     write(top / "a" / "c" / "rules.v4", FIREWALL)
     files = [str(top / "a" / "b" / "compose.yaml"), str(top / "a" / "c" / "rules.v4")]
     assert common_folder(files) == top / "a"
-    assert ProjectScope().root_of(files) == top / "a"
+    assert ProjectScope().root_of(files) is None  # nothing marks a project: the files alone
     (top / ".git").write_text("gitdir: /elsewhere\n")  # a linked work tree
     assert git_work_tree(top / "a" / "b") == top
     assert ProjectScope().root_of(files) == top
@@ -73,6 +73,22 @@ def test_pre_commit_names_the_compose_file_alone_and_the_firewall_is_found_under
     assert codes(result) == [("PL203", "deploy/compose.yaml", 5), ("PL401", "deploy/compose.yaml", 5),
                              ("PL501", "deploy/compose.yaml", 5)]
     assert "host firewall drops it (hosts/app1/rules.v4:2, policy drop of INPUT)" in result.json()[2]["message"]
+
+
+def test_outside_any_project_one_named_file_is_its_project_and_nothing_beside_it_is_read(cli, tmp_path, monkeypatch):
+    # No configuration, no git: a file in a big folder (~/Downloads, /tmp) must not make the
+    # run read the folder. A broken firewall beside it would crash nothing anyway, but a
+    # firewall that drops the port would be PL501 if it were read.
+    folder = tmp_path / "downloads"
+    write(folder / "compose.yaml", COMPOSE)
+    write(folder / "rules.v4", FIREWALL)
+    monkeypatch.chdir(folder)
+    alone = cli("check", "compose.yaml", "--output-format", "json")
+    assert "PL501" not in [code for code, _, _ in codes(alone)]
+    both = cli("check", "compose.yaml", "rules.v4", "--output-format", "json")
+    assert ("PL501", "compose.yaml", 5) in codes(both)
+    rooted = cli("check", "compose.yaml", "--project-root", ".", "--output-format", "json")
+    assert ("PL501", "compose.yaml", 5) in codes(rooted)
 
 
 def test_files_read_for_the_project_report_nothing_themselves(cli, repo):
