@@ -94,6 +94,7 @@ def address_key(text: str | None) -> Negatable:
     return negated, network(body) or body
 
 
+@lru_cache(maxsize=4096)
 def interface_key(text: str | None) -> Negatable:
     """``"eth+"`` -> ``(False, ("eth", True))``: the name or prefix, and whether it is a prefix."""
     if text is None:
@@ -105,6 +106,18 @@ def interface_key(text: str | None) -> Negatable:
 
 
 _EMPTY: frozenset[str] = frozenset()
+
+
+@lru_cache(maxsize=256)
+def _protocol_key(negated: bool, protocol: str) -> Negatable:
+    return negated, protocol
+
+
+@lru_cache(maxsize=4096)
+def _conditions(unmodeled: tuple[str, ...]) -> frozenset[str]:
+    """One frozenset per distinct list of conditions: a set costs 216 bytes, and thousands of
+    rules share theirs (kube-proxy's ``-m statistic`` probabilities)."""
+    return frozenset(unmodeled)
 
 
 def _port_set(match: PortMatch | None) -> Ports | None:
@@ -135,13 +148,13 @@ class Matches(NamedTuple):
     def of(cls, rule: FirewallRule) -> Matches:
         unmodeled = rule.unmodeled
         return cls(
-            (rule.protocol_negated, rule.protocol) if rule.protocol else None,
+            _protocol_key(rule.protocol_negated, rule.protocol) if rule.protocol else None,
             address_key(rule.saddr) if rule.saddr else None,
             address_key(rule.daddr) if rule.daddr else None,
             interface_key(rule.iif),
             interface_key(rule.oif),
             frozenset(s.upper() for s in rule.states) if rule.states else _EMPTY,
-            None if unmodeled is None else frozenset(unmodeled) if unmodeled else _EMPTY,
+            None if unmodeled is None else _conditions(unmodeled) if unmodeled else _EMPTY,
             _port_set(rule.dport),
             _port_set(rule.sport),
             _port_set(rule.either),

@@ -12,7 +12,6 @@ it ends up (the DNAT/REDIRECT target, the compose container port).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -191,15 +190,21 @@ class ChainGraph:
     """The firewall rules of each chain in order, and the chains each chain jumps or goes to."""
 
     def __init__(self, document: Document) -> None:
-        self.rules: dict[ChainKey, list[FirewallRule]] = defaultdict(list)
-        self.edges: dict[ChainKey, set[ChainKey]] = defaultdict(set)
+        self.rules: dict[ChainKey, list[FirewallRule]] = {}
+        #: Lists, not sets: a chain jumps to few others, and a kube-proxy dump has 70k chains.
+        self.edges: dict[ChainKey, list[ChainKey]] = {}
         for decl in document.declarations:
             if isinstance(decl, FirewallRule):
                 key = chain_key(decl)
-                self.rules[key].append(decl)
+                rules = self.rules.get(key)
+                if rules is None:
+                    rules = self.rules[key] = []
+                rules.append(decl)
                 target = self.target(decl)
                 if target is not None:
-                    self.edges[key].add(target)
+                    targets = self.edges.setdefault(key, [])
+                    if target not in targets:
+                        targets.append(target)
 
     @staticmethod
     def target(rule: FirewallRule) -> ChainKey | None:

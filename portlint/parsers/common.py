@@ -27,7 +27,7 @@ def grammar(name: str, start: tuple[str, ...] = ("start",), transformer=None, po
                 transformer=transformer, postlex=postlex)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Word:
     """One word of a rule with its position; ``quoted`` words are never options."""
 

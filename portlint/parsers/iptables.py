@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
@@ -88,16 +89,46 @@ def _parser():
 _WORD = r"""("(?:\\.|[^"\\\n])*"|'[^'\n]*'|[^\s"']+)"""
 _TOKEN = re.compile(r"[ \t\f\r]+|" + _WORD)
 _WORDS = re.compile(_WORD)
-_OPTION = re.compile(r"--?[A-Za-z]")
 _COUNTERS = re.compile(r"\[[0-9]+:[0-9]+\]\Z")
+
+
+def _spaced(text: str, column: int, tokens: list[tuple[str, int]]) -> None:
+    """Add the words of ``text`` (printable, unquoted), which starts at ``column``."""
+    for word in text.split(" "):
+        if word:
+            tokens.append((word, column))
+        column += len(word) + 1
+
+
+def _tokens(line: str) -> list[tuple[str, int]] | None:
+    """The words of ``line`` with their columns, as the grammar's terminals split it; None when
+    a character no terminal takes is met (an unterminated quote, a vertical tab, ...)."""
+    if line.isprintable() and "'" not in line and "\\" not in line:
+        # what iptables-save writes: words split by single spaces, at most one "quoted" comment
+        quotes = line.count('"')
+        if quotes == 0:
+            tokens: list[tuple[str, int]] = []
+            _spaced(line, 1, tokens)
+            return tokens
+        if quotes == 2:
+            before, quoted, after = line.split('"')
+            if (not before or before[-1] == " ") and (not after or after[0] == " "):
+                tokens = []
+                _spaced(before, 1, tokens)
+                tokens.append(('"' + quoted + '"', len(before) + 1))
+                _spaced(after, len(before) + len(quoted) + 3, tokens)
+                return tokens
+    if _TOKEN.sub("", line):
+        return None
+    return [(m.group(), m.start() + 1) for m in _WORDS.finditer(line)]
 
 
 def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | bool:
     """The statement of ``line``, None for a blank line, False when the grammar must decide."""
-    if _TOKEN.sub("", line):
-        return False  # a character no terminal takes here (an unterminated quote, \v, ...)
+    tokens = _tokens(line)
+    if tokens is None:
+        return False
     end = len(line)
-    tokens = [(m.group(), m.start() + 1) for m in _WORDS.finditer(line)]
     if not tokens:
         return None
     first, column = tokens[0]
@@ -117,15 +148,17 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
     words = []
     for i, (text, column) in enumerate(tokens):
         after = column - 1 + len(text)
-        if i == 0 and _COUNTERS.match(text):
+        first = text[0]
+        if first == "-":
+            letter = text[1:2] if text[1:2] != "-" else text[2:3]
+            kind = "OPTION" if letter.isalpha() and letter.isascii() else "WORD"  # --?[A-Za-z]
+        elif i == 0 and _COUNTERS.match(text):
             kind = "COUNTERS"
-        elif text[0] in "\"'":
+        elif first in "\"'":
             words.append(Word(_unquote(text), number, column, after + 1, "STRING"))
             continue
         elif text == "!" and (after == end or line[after] in " \t\f\r"):
             kind = "BANG"
-        elif _OPTION.match(text):
-            kind = "OPTION"
         else:
             kind = "WORD"
         words.append(Word(text, number, column, after + 1, kind))
@@ -192,11 +225,11 @@ class Table:
     rules: list[PendingRule] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingRule:
     """A rule whose target can be told from a chain name only once the table is complete."""
 
-    command: Word
+    location: Location  # of its command (-A)
     chain: str
     facts: RuleFacts
     origin: str | None = None  # see FirewallRule.origin
@@ -215,6 +248,9 @@ class Ruleset:
         self.doc = document
         self.resolve = resolve
         self.create_chains = create_chains
+        #: One copy of each repeated value (kube-proxy writes each comment and address on
+        #: several rules): a 200k-rule dump holds some 100k fewer strings.
+        self.values: dict = {}
 
     def error(self, word: Word, message: str) -> None:
         self.doc.diagnostics.append(Diagnostic(PARSE_ERROR, message, word.location(self.doc.path)))
@@ -231,7 +267,7 @@ class Ruleset:
         if len(words) < 2 or words[1].kind not in ("WORD", "STRING"):
             self.error(command, f"{command.text} needs a chain name")
             return None
-        chain, args = words[1].text, words[2:]
+        chain, args = sys.intern(words[1].text), words[2:]
         if RULE_COMMANDS[command.text] == "insert" and args and args[0].text.isdigit():
             args = args[1:]
         if chain not in table.chains:
@@ -239,9 +275,12 @@ class Ruleset:
                 self.declare(table, chain, words[1], None)  # a built-in one's policy is the kernel's
             else:
                 self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
-        facts = read_rule(args, self.doc.path, self.resolve)
-        self.doc.diagnostics.extend(facts.diagnostics)
-        rule = PendingRule(command, chain, facts, origin)
+        facts, diagnostics = read_rule(args, self.doc.path, self.resolve)
+        self.doc.diagnostics.extend(diagnostics)
+        share = self.values.setdefault
+        facts.saddr, facts.daddr = share(facts.saddr, facts.saddr), share(facts.daddr, facts.daddr)
+        facts.comment, facts.unmodeled = share(facts.comment, facts.comment), share(facts.unmodeled, facts.unmodeled)
+        rule = PendingRule(Location(self.doc.path, command.line, command.column), chain, facts, origin)
         table.rules.append(rule)
         return rule
 
@@ -264,19 +303,18 @@ class Ruleset:
         an extension."""
         chains = set(table.chains)
         self.doc.policies.extend(table.chains.values())
-        path = self.doc.path
         for rule in table.rules:
-            facts, command = rule.facts, rule.command
+            facts = rule.facts
             self.doc.declarations.append(FirewallRule(
-                location=Location(path, command.line, command.column),
+                location=rule.location,
                 format="iptables", family=table.family, table=table.name, chain=rule.chain,
                 protocol=facts.protocol, protocol_negated=facts.protocol_negated,
                 dport=facts.dport, sport=facts.sport, either=facts.either,
                 saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
                 states=facts.states, action=facts.action(chains), target=facts.target,
                 to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
-                rate_limit=facts.rate_limit, unmodeled=tuple(facts.unmodeled),
-                target_options=tuple(facts.target_options), origin=rule.origin,
+                rate_limit=facts.rate_limit, unmodeled=facts.unmodeled,
+                target_options=facts.target_options, origin=rule.origin,
             ))
 
 

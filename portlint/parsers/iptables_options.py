@@ -13,6 +13,7 @@ words that follow them.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -78,13 +79,13 @@ MULTIPORT_MAX = 15
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){5}$")
 
 
-@dataclass
+@dataclass(slots=True)
 class RuleFacts:
-    """What a rule's options say, before it is placed in a table and chain."""
+    """What a rule's options say, before it is placed in a table and chain. A dump's rules wait
+    as facts until their table is complete, so they hold no words (a table of 200k rules)."""
 
     protocol: str | None = None
     protocol_negated: bool = False
-    protocol_word: Word | None = None
     dport: PortMatch | None = None
     sport: PortMatch | None = None
     either: PortMatch | None = None
@@ -99,11 +100,8 @@ class RuleFacts:
     to_ports: tuple[PortRange, ...] | None = None
     comment: str | None = None
     rate_limit: str | None = None
-    unmodeled: list[str] = field(default_factory=list)
-    target_options: list[str] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    #: (module, option, negated, value word) of every port option, read once -p is known.
-    port_options: list[tuple[str, str, bool, Word]] = field(default_factory=list)
+    unmodeled: tuple[str, ...] = ()
+    target_options: tuple[str, ...] = ()
 
     def action(self, chains: set[str]) -> str | None:
         """The normalised verb of the target; a target naming a chain of the table jumps."""
@@ -158,11 +156,16 @@ class _Reader:
         self.resolve = resolve
         self.pos = 0
         self.facts = RuleFacts()
+        self.diagnostics: list[Diagnostic] = []
         self.matches: list[str] = []  # loaded match modules, in order
         self.implicit_loaded = False
+        self.unmodeled: list[str] = []
+        self.target_options: list[str] = []
+        #: (module, option, negated, value word) of every port option, read once -p is known.
+        self.port_options: list[tuple[str, str, bool, Word]] = []
 
     def error(self, word: Word, message: str, code: str = PARSE_ERROR) -> None:
-        self.facts.diagnostics.append(Diagnostic(code, message, word.location(self.path)))
+        self.diagnostics.append(Diagnostic(code, message, word.location(self.path)))
 
     # -- option lookup ---------------------------------------------------------------------
 
@@ -257,24 +260,23 @@ class _Reader:
         verdict; a match's make the rule narrower than its modelled fields say."""
         text = " ".join([option, *(a.text for a in args)])
         if owner is not None and owner == self.facts.target:
-            self.facts.target_options.append(text)
+            self.target_options.append(text)
         else:
-            self.facts.unmodeled.append(f"{'! ' if negated else ''}-m {owner} {text}")
+            self.unmodeled.append(f"{'! ' if negated else ''}-m {owner} {text}")
 
     def core(self, name: str, args: list[Word], negated: bool, word: Word) -> None:
         facts = self.facts
         value = args[0].text if args else None
         if name == "protocol":
             proto = value.lower()
-            facts.protocol = None if proto in ("all", "0") else PROTOCOL_NUMBERS.get(proto, proto)
+            facts.protocol = None if proto in ("all", "0") else sys.intern(PROTOCOL_NUMBERS.get(proto, proto))
             facts.protocol_negated = negated
-            facts.protocol_word = args[0]
         elif name == "match":
             module = value.lower()
             if module not in self.matches:  # loading a match twice adds no option
                 self.matches.append(module)
         elif name in ("jump", "goto"):
-            facts.target = value
+            facts.target = sys.intern(value)
             facts.goto = name == "goto"
         elif name in ("source", "src"):
             facts.saddr = ("!" if negated else "") + value
@@ -285,7 +287,7 @@ class _Reader:
         elif name == "out-interface":
             facts.oif = ("!" if negated else "") + value
         elif name == "fragment":
-            facts.unmodeled.append("! -f" if negated else "-f")
+            self.unmodeled.append("! -f" if negated else "-f")
 
     def module(self, owner: str, name: str, args: list[Word], negated: bool) -> bool:
         """Put a match or target option into the facts; False when the model has no place
@@ -295,7 +297,7 @@ class _Reader:
         if owner in PORT_MATCHES + ("multiport",) and name in (
                 "sport", "source-port", "dport", "destination-port",
                 "sports", "source-ports", "dports", "destination-ports", "ports"):
-            facts.port_options.append((owner, name, negated, value))
+            self.port_options.append((owner, name, negated, value))
         elif (owner, name) in (("state", "state"), ("conntrack", "ctstate")) and not negated:
             facts.states = tuple(value.text.split(","))
         elif (owner, name) in (("limit", "limit"), ("hashlimit", "hashlimit-upto")) and not negated:
@@ -346,7 +348,9 @@ class _Reader:
     def finish(self) -> None:
         """Read the port options now that ``-p`` is known wherever it was written."""
         facts = self.facts
-        for module, name, negated, word in facts.port_options:
+        facts.unmodeled = tuple(self.unmodeled)
+        facts.target_options = tuple(self.target_options)
+        for module, name, negated, word in self.port_options:
             if module == "multiport":
                 if facts.protocol not in MULTIPORT_PROTOCOLS or facts.protocol_negated:
                     self.error(word, "multiport needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`")
@@ -406,6 +410,8 @@ class _Reader:
         return tuple(ranges)
 
 
-def read_rule(words: list[Word], path: str, resolve) -> RuleFacts:
-    """Read the options of one rule (the words after ``-A CHAIN``)."""
-    return _Reader(words, path, resolve).read()
+def read_rule(words: list[Word], path: str, resolve) -> tuple[RuleFacts, list[Diagnostic]]:
+    """Read the options of one rule (the words after ``-A CHAIN``): its facts and the problems
+    met."""
+    reader = _Reader(words, path, resolve)
+    return reader.read(), reader.diagnostics

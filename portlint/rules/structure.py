@@ -5,7 +5,8 @@ A chain's rules are read in document order, the order in which netfilter evaluat
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterator
+from types import MappingProxyType
+from typing import Iterator, Mapping, NamedTuple
 
 from ..coverage import CoverIndex, Matches, matches_everything
 from ..exposure import FILTER_HOOKS, ChainGraph, ChainKey, Exposure, chain_key
@@ -107,22 +108,30 @@ def identity(rule: FirewallRule, matches: Matches, document: Document) -> tuple:
     return matches, rule.unmodeled is None, written, verdict
 
 
-#: A rule of a chain, its matches, and the earlier rule of the chain it duplicates (or None).
-ReadRule = tuple[FirewallRule, Matches, FirewallRule | None]
+class ReadChain(NamedTuple):
+    """A chain's rules in order, the matches of each, and the earlier rule each duplicate
+    repeats (by position): parallel lists, as a dump holds 200k rules."""
+
+    rules: list[FirewallRule]
+    matches: list[Matches]
+    duplicates: Mapping[int, FirewallRule]
 
 
-def read_chains(ctx: RuleContext) -> list[list[ReadRule]]:
-    """Every chain's rules in order, read once per document for PL403 and PL404."""
+_NONE: Mapping[int, FirewallRule] = MappingProxyType({})  # most chains have no duplicate
+
+
+def read_chains(ctx: RuleContext) -> list[ReadChain]:
+    """Every chain, read once per document for PL403 and PL404."""
     chains = []
     for rules in ctx.chains.rules.values():
         first: dict[tuple, FirewallRule] = {}
-        read = []
-        for rule in rules:
-            matches = Matches.of(rule)
-            earlier = first.setdefault(identity(rule, matches, ctx.document), rule)
-            duplicate = earlier is not rule and not same_statement(earlier, rule)
-            read.append((rule, matches, earlier if duplicate else None))
-        chains.append(read)
+        matches = [Matches.of(rule) for rule in rules]
+        duplicates = {}
+        for position, rule in enumerate(rules):
+            earlier = first.setdefault(identity(rule, matches[position], ctx.document), rule)
+            if earlier is not rule and not same_statement(earlier, rule):
+                duplicates[position] = earlier
+        chains.append(ReadChain(rules, matches, duplicates or _NONE))
     return chains
 
 
@@ -195,10 +204,10 @@ class DuplicateRule(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for chain in ctx.shared(read_chains):
-            for rule, _, earlier in chain:
-                if earlier is not None:
-                    yield self.finding(rule.location, f"same matches and verdict as line {rule_line(earlier)} "
-                                       f"({describe(rule)} {done(rule)}); delete this duplicate", rule)
+            for position, earlier in chain.duplicates.items():
+                rule = chain.rules[position]
+                yield self.finding(rule.location, f"same matches and verdict as line {rule_line(earlier)} "
+                                   f"({describe(rule)} {done(rule)}); delete this duplicate", rule)
 
 
 class ShadowedRule(Rule):
@@ -218,14 +227,15 @@ class ShadowedRule(Rule):
         ends = ChainEnds(ctx.chains)
         for chain in ctx.shared(read_chains):
             index: CoverIndex | None = None  # the chain's earlier terminal rules, once there is one
-            for position, (rule, matches, duplicate_of) in enumerate(chain, start=1):
-                if duplicate_of is not None or matches.matches_nothing:
+            last = len(chain.rules) - 1
+            for position, (rule, matches) in enumerate(zip(chain.rules, chain.matches)):
+                if position in chain.duplicates or matches.matches_nothing:
                     continue
                 shadow = index.first_cover(matches) if index is not None else None
                 if shadow is not None and not same_statement(shadow, rule):
                     yield self.finding(rule.location, f"never matches: {describe(shadow)} is already "
                                        f"{self._done(shadow, ends)} at line {rule_line(shadow)}", rule)
-                elif position < len(chain) and self._terminal(rule, ends):
+                elif position < last and self._terminal(rule, ends):
                     if index is None:
                         index = CoverIndex()
                     index.add(matches, rule)

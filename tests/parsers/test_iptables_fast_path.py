@@ -24,6 +24,13 @@ TRICKY = [
     '-A INPUT #notacomment', 'ACCEPT', '-', '*filter extra', ':INPUT DROP [0:0] extra', ':INPUT "DROP"',
     '-A\tINPUT\f-j\rACCEPT', '-A INPUT\x0b-j ACCEPT', '-A INPUT -j ACCEPT\u00a0', '*', ':', '"quoted first"',
     '-A INPUT "" -j ACCEPT', '\t[0:0] -I INPUT 1 -j ACCEPT',
+    # the split for what iptables-save writes: single spaces, at most one "quoted" comment
+    '-A INPUT  -j  ACCEPT ', ' -A INPUT -j ACCEPT', '-A INPUT -m comment --comment "two  spaces" -j ACCEPT',
+    '-A INPUT -m comment --comment "x"y -j ACCEPT', '-A INPUT -m comment --comment x"y" -j ACCEPT',
+    '-A INPUT -m comment --comment "é ü" -j ACCEPT', '-A INPUT -m comment --comment "" -j ACCEPT',
+    '-A INPUT -m comment --comment "a" -m comment --comment "b" -j ACCEPT', '"', '""', '" "', '-A INPUT -j "ACCEPT"',
+    '-A INPUT -m comment --comment "a\\" -j ACCEPT', '-A INPUT --dport -1 -j ACCEPT', '-A INPUT --1 -j ACCEPT',
+    '-A INPUT -é 1 -j ACCEPT', '-A INPUT --ü -j ACCEPT',
 ]
 
 
