@@ -123,6 +123,26 @@ def _tokens(line: str) -> list[tuple[str, int]] | None:
     return [(m.group(), m.start() + 1) for m in _WORDS.finditer(line)]
 
 
+def _kind(text: str, first: bool) -> str:
+    """The terminal the grammar's lexer makes of a word (BANG when followed by a blank)."""
+    start = text[0]
+    if start == "-":
+        letter = text[1:2] if text[1:2] != "-" else text[2:3]
+        return "OPTION" if letter.isalpha() and letter.isascii() else "WORD"  # --?[A-Za-z]
+    if first and _COUNTERS.match(text):
+        return "COUNTERS"
+    if start in "\"'":
+        return "STRING"
+    return "BANG" if text == "!" else "WORD"
+
+
+#: The kinds of the words most rules are made of, whatever their place.
+_KINDS = {word: _kind(word, False) for word in (
+    "-A", "-I", "-p", "-m", "-j", "-g", "-s", "-d", "-i", "-o", "tcp", "udp", "comment", "--comment", "--dport",
+    "--sport", "--dports", "multiport", "ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "MARK", "--to-destination",
+    "KUBE-MARK-MASQ", "statistic", "--mode", "random", "--probability", "conntrack", "--ctstate", "state", "--state")}
+
+
 def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | bool:
     """The statement of ``line``, None for a blank line, False when the grammar must decide."""
     tokens = _tokens(line)
@@ -146,22 +166,17 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
     if first == "COMMIT":
         return ("commit", [Word(first, number, column, column + 6, "COMMIT")]) if len(tokens) == 1 else False
     words = []
-    for i, (text, column) in enumerate(tokens):
-        after = column - 1 + len(text)
-        first = text[0]
-        if first == "-":
-            letter = text[1:2] if text[1:2] != "-" else text[2:3]
-            kind = "OPTION" if letter.isalpha() and letter.isascii() else "WORD"  # --?[A-Za-z]
-        elif i == 0 and _COUNTERS.match(text):
-            kind = "COUNTERS"
-        elif first in "\"'":
-            words.append(Word(_unquote(text), number, column, after + 1, "STRING"))
-            continue
-        elif text == "!" and (after == end or line[after] in " \t\f\r"):
-            kind = "BANG"
-        else:
-            kind = "WORD"
-        words.append(Word(text, number, column, after + 1, kind))
+    append = words.append
+    for text, column in tokens:
+        after = column + len(text)
+        kind = _KINDS.get(text)
+        if kind is None:
+            kind = _kind(text, not words)
+            if kind == "STRING":
+                text = _unquote(text)
+            elif kind == "BANG" and after <= end and line[after - 1] not in " \t\f\r":
+                kind = "WORD"  # !"x" or !x: not the negation
+        append(Word(text, number, column, after, kind))
     first_kind = words[0].kind
     if first_kind == "COUNTERS" and (len(words) < 2 or words[1].kind != "OPTION") or first_kind not in ("COUNTERS", "OPTION"):
         return False

@@ -130,6 +130,9 @@ def _partial_owner(matches: tuple[str, ...], target: str | None) -> str | None:
     return None
 
 
+_UNKNOWN_TARGET = "\0unknown target"  # not a name a target can have
+
+
 @lru_cache(maxsize=8192)
 def _resolve(name: str, matches: tuple[str, ...], target: str | None) -> tuple[str, str, int] | None:
     """The option ``--name`` means with these matches and this target loaded, as getopt_long
@@ -171,8 +174,11 @@ class _Reader:
 
     def lookup(self, name: str) -> tuple[str, str, int] | None:
         """``(owner, full option name, nargs)`` of a long option; owner "" is the core."""
+        target = self.facts.target
+        if target is not None and target not in TARGET_OPTIONS:
+            target = _UNKNOWN_TARGET  # which one does not change the answer, and chains are many
         for _ in range(2):
-            found = _resolve(name, tuple(self.matches), self.facts.target)
+            found = _resolve(name, tuple(self.matches), target)
             if found is not None:
                 return found
             if not self._load_implicit():
