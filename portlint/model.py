@@ -6,6 +6,8 @@ parse tree or a YAML node, so a rule written once works on every format. Lines a
 """
 from __future__ import annotations
 
+import re
+from array import array
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -233,10 +235,22 @@ class Document:
     policies: list[ChainPolicy] = field(default_factory=list)
     services: list[ServiceSettings] = field(default_factory=list)  # compose services
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    _lines: list[str] | None = field(default=None, repr=False, compare=False)
+    #: Where each line starts, found on first use: 4 bytes a line, where a list of the lines
+    #: would double a 100 MB dump.
+    _starts: array | None = field(default=None, repr=False, compare=False)
 
     def line_text(self, line: int) -> str:
-        """The source line ``line`` (1-based) without its newline; "" when out of range."""
-        if self._lines is None:
-            self._lines = self.text.splitlines()
-        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+        """The source line ``line`` (1-based) without its line break, lines split as
+        ``str.splitlines`` splits them; "" when out of range."""
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = array("L", [0])
+            starts.extend(m.end() for m in _LINE_BREAK.finditer(self.text))
+        if not 0 < line <= len(starts):
+            return ""
+        start = starts[line - 1]
+        found = _LINE_BREAK.search(self.text, start)
+        return self.text[start:found.start() if found else len(self.text)]
+
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
