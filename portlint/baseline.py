@@ -7,6 +7,7 @@ import collections
 import json
 from dataclasses import dataclass
 
+from .discovery import open_regular, reason
 from .findings import Finding
 
 FORMAT = 1
@@ -30,10 +31,10 @@ class Baseline:
     @classmethod
     def read(cls, path: str) -> Baseline:
         try:
-            with open(path, encoding="utf-8") as fh:
+            with open_regular(path) as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise BaselineError(f"--baseline {path}: cannot read: {exc}") from None
+            raise BaselineError(f"--baseline {path}: cannot read: {reason(exc)}") from None
         if not isinstance(data, dict) or data.get("portlint-baseline") != FORMAT or not isinstance(data.get("findings"), list):
             raise BaselineError(f"--baseline {path}: not a portlint baseline (write one with --write-baseline)")
         records = [r for r in data["findings"] if isinstance(r, dict) and isinstance(r.get("fingerprint"), str)]

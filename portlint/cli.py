@@ -123,7 +123,10 @@ class _Output:
 
     def __enter__(self) -> TextIO:
         if self.path:
-            self.stream = open(self.path, "w", encoding="utf-8")
+            try:
+                self.stream = open(self.path, "w", encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--output-file {self.path}: cannot write: {exc.strerror or exc}") from None
         return self.stream
 
     def __exit__(self, *exc) -> None:
@@ -200,7 +203,7 @@ def _config(args, registry):
     try:
         return load(path, keys)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--config {exc}" if args.config else str(exc)) from None
 
 
 def _setup(args, select: list[str] | None = None, ignore: list[str] | None = None,
@@ -379,7 +382,10 @@ def _read_baseline(path: str):
 def _write_baseline(path: str, report: Report) -> None:
     from .baseline import Baseline
 
-    Baseline.of(report.findings).write(path)
+    try:
+        Baseline.of(report.findings).write(path)
+    except OSError as exc:
+        raise UsageError(f"--write-baseline {path}: cannot write: {exc.strerror or exc}") from None
     print(f"portlint: wrote {len(report.findings)} findings to the baseline {path}", file=sys.stderr)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .discovery import open_regular, reason
 from .findings import Severity
 from .model import MAX_PORT, PortRange
 
@@ -92,10 +93,10 @@ def _load_toml(path: Path) -> dict:
     else:  # pragma: no cover - exercised on Python 3.10 only
         import tomli as tomllib
     try:
-        with path.open("rb") as fh:
+        with open_regular(str(path)) as fh:
             return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(f"{path}: cannot read: {reason(exc)}") from None
 
 
 def _load_yaml(path: Path) -> Any:
@@ -103,9 +104,10 @@ def _load_yaml(path: Path) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
-        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        with open_regular(str(path)) as fh:
+            return YAML(typ="safe").load(fh.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(f"{path}: cannot read: {reason(exc)}") from None
 
 
 def read_table(path: Path) -> dict:

@@ -1,10 +1,13 @@
 """Finding the files to lint and telling their format: by name first, then by content."""
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 from .hookspecs import hookimpl
 
@@ -62,9 +65,28 @@ def excluded(path: str, patterns) -> bool:
     return any(glob_matches(path, p) for p in patterns)
 
 
+def open_regular(path: str) -> BinaryIO:
+    """``path`` opened for reading bytes, if it is a regular file once opened: a FIFO or device
+    put where a listed file was, or named through a symlink, could block or never end. The
+    non-blocking open returns at once even for a FIFO; reads of a regular file ignore the flag."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return os.fdopen(fd, "rb")
+
+
+def reason(exc: Exception) -> str:
+    """Why a file could not be read, for a message: an OSError's own words, without its errno."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def read_head(path: str) -> str | None:
     """The first kilobytes as text, or None for a binary file."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         head = fh.read(HEAD_BYTES)
     if b"\0" in head:
         return None

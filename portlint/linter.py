@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import suppression
 from .catalog import Catalog
-from .discovery import Candidate, glob_matches, read_head
+from .discovery import Candidate, glob_matches, open_regular, read_head
 from .findings import Finding, Severity
 from .model import Diagnostic, Document, Location
 from .parsers.common import PARSE_ERROR
@@ -146,6 +146,8 @@ class Linter:
             except OSError as exc:
                 report.problems.append(f"{candidate.path}: cannot read: {exc.strerror or exc}")
                 continue
+            if head is None and not candidate.explicit:
+                continue  # a binary file found by walking is no rule file, whatever --format says
             fmt = forced_format
             if fmt is None and head is not None:
                 fmt = self.detect_format(candidate.path, head)
@@ -388,7 +390,7 @@ class _RuleKey:
 
 def read_text(path: str) -> tuple[str, Diagnostic | None]:
     """The file's text; bytes that are not UTF-8 are replaced and reported as a parse error."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         data = fh.read()
     return decode(data, path)
 

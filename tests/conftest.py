@@ -53,10 +53,11 @@ def cli(capsys, monkeypatch):
 def cli_process():
     """Run ``python -m portlint ARGS`` as its own process (exit codes, tracebacks, stdin)."""
 
-    def run(*args: str, stdin: str | bytes | None = None, cwd: Path | None = None, env: dict | None = None) -> Result:
+    def run(*args: str, stdin: str | bytes | None = None, cwd: Path | None = None, env: dict | None = None,
+            timeout: float = 120) -> Result:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         proc = subprocess.run([sys.executable, "-m", "portlint", *map(str, args)], input=data,
-                              capture_output=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=120)
+                              capture_output=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
         return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
     return run

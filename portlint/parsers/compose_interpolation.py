@@ -7,7 +7,7 @@ that no port is read from it.
 """
 from __future__ import annotations
 
-import os
+import io
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -15,6 +15,7 @@ from typing import Mapping
 from lark import Token
 from lark.exceptions import LarkError
 
+from ..discovery import open_regular
 from .common import error_offset, grammar
 
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(?P<value>.*?)\s*$")
@@ -122,10 +123,8 @@ class _Evaluator:
 def read_dotenv(path: str, environment: Mapping[str, str]) -> dict[str, str]:
     """The variables of a ``.env`` file (``NAME=value`` lines; quotes, ``export`` and comments as
     Compose reads them); empty when there is no such file. Later values may use earlier ones."""
-    if not os.path.isfile(path):
-        return {}
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with io.TextIOWrapper(open_regular(path), encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError:
         return {}

@@ -9,10 +9,12 @@ the file and line it is written at. ``!reset`` drops an inherited list, ``!overr
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from ..discovery import open_regular
 from ..model import Diagnostic, Location, PortBinding
 from .common import PARSE_ERROR
 from .compose_interpolation import read_dotenv
@@ -355,10 +357,8 @@ def _file_size(path: str) -> int | None:
 
 def _read_text(path: str) -> str | None:
     """A referenced file's text; only regular files are read (never devices or pipes)."""
-    if not os.path.isfile(path):
-        return None
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with io.TextIOWrapper(open_regular(path), encoding="utf-8", errors="replace") as fh:
             return fh.read()
     except OSError:
         return None

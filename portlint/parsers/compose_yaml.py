@@ -5,7 +5,8 @@ about four times faster, falling back to the pure-Python YAML 1.2 parser where l
 grammar rejects a file) with YAML 1.2 scalar resolution, so an unquoted ``56:56`` is the string
 Compose v2 reads, not a base-60 number. Nodes are read lazily: only the keys compose ports
 depend on are ever visited. Errors never stop the file: a tab-indented line is reported and
-re-read with its tabs expanded; any other bad line is reported and blanked, and the rest re-read.
+re-read with its tabs expanded; a second document (``---``) is reported and the first one read;
+any other bad line is reported and blanked, and the rest re-read.
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ MERGE = "tag:yaml.org,2002:merge"
 RESET, OVERRIDE = "!reset", "!override"
 #: Bad lines blanked (and the file re-read) before giving up on the rest of a file.
 MAX_RECOVERIES = 8
+#: What the YAML composer says of a second document in a stream (after ``---`` or ``...``).
+ANOTHER_DOCUMENT = "but found another document"
+SECOND_DOCUMENT = ("a second YAML document: Compose v1 rejects the file, v2 merges the documents like override "
+                   "files; portlint reads only the first (put the others in override files)")
 
 
 @dataclass
@@ -67,6 +72,10 @@ def load(text: str, path: str) -> YamlFile:
             if _expand_tab_indentation(doc, lines):
                 continue
             column = (mark.column if mark is not None else 0) - doc.shifts.get(line, 0)
+            if exc.problem == ANOTHER_DOCUMENT:
+                doc.diagnostics.append(Diagnostic(PARSE_ERROR, SECOND_DOCUMENT, Location(path, line + 1, column + 1)))
+                del lines[line:]  # the first document alone is read
+                continue
             doc.diagnostics.append(Diagnostic(PARSE_ERROR, _yaml_message(exc), Location(path, line + 1, column + 1)))
             if not 0 <= line < len(lines) or not lines[line].strip():
                 break  # nothing left to blank: the rest of the file cannot be read

@@ -4,7 +4,8 @@ nft looks a relative name up in its include search path (``-I`` folders); portli
 including file's folder first, then the ``--include-path`` folders. A name with a wildcard
 (``*``, ``?``, ``[``) includes every matching file, in name order, and may match nothing. A file
 that is missing, that includes itself (directly or through others), or that lies outside the
-project root is not read: its content is never parsed or shown.
+project root is not read: its content is never parsed or shown. Nor is a folder (nft silently
+includes nothing from it) or a FIFO or device.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class IncludeResolver:
             if files and not wildcard:
                 break
         if not found and not wildcard:
-            raise IncludeError(f"included file {name!r} not found (looked for {', '.join(candidates)})")
+            raise IncludeError(_not_found(name, candidates))
         for file in found:
             self._check_inside(file, name)
             if os.path.realpath(file) in stack:
@@ -74,6 +75,18 @@ class IncludeResolver:
         if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots):
             raise IncludeError(f"include {name!r} leaves the project root {self.roots[0]} (and the "
                                f"--include-path folders): {path} is not read")
+
+
+def _not_found(name: str, candidates: list[str]) -> str:
+    """Why ``include "name"`` reads no file: nothing is there, or a folder (nft ignores a folder
+    it includes, silently), or a FIFO or device (never read)."""
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return (f"include {name!r} names the folder {candidate}: nft reads no file from it "
+                    f"(include \"{name.rstrip('/')}/*\" reads its files)")
+        if os.path.exists(candidate):
+            return f"included file {name!r} is not a regular file ({candidate}): it is never read"
+    return f"included file {name!r} not found (looked for {', '.join(candidates)})"
 
 
 def _fixed_part(pattern: str) -> str:

@@ -793,6 +793,8 @@ class _Recovery:
             if depth == 0 and token.type in ("_NL", "SEMICOLON", "RBRACE"):
                 if token.type == "RBRACE":  # the statement ends where its block does
                     parser.feed_token(Token("_NL", "\n"))
+                    if not self._accepts(parser, token):
+                        return True  # a `}` that closes no block: skip it, as nft does
                 parser.feed_token(token)
                 return True
             if token.type == "LBRACE":
@@ -877,6 +879,15 @@ class _Recovery:
             except UnexpectedToken:
                 return False
         return False
+
+    @staticmethod
+    def _accepts(parser, token: Token) -> bool:
+        """Whether ``token`` may come next (a state may reduce on a token it then rejects)."""
+        try:
+            parser.copy().feed_token(token)
+        except LarkError:
+            return False
+        return True
 
     @staticmethod
     def _can_end(parser) -> bool:

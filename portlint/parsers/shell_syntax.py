@@ -171,7 +171,7 @@ def parse_script(text: str, path: str) -> tuple[Tree | None, list[Diagnostic]]:
                 errors.append(error)
             if line is None or not lines[line - 1].strip():
                 return None, errors
-            lines[line - 1] = ""
+            lines[line - 1] = " " * len(lines[line - 1])  # keeps every offset: words are sliced from the text
             blanked.append(line)
     return None, errors
 
