@@ -107,13 +107,46 @@ class PortInfo:
 
 
 class EntrySource:
-    """Where a catalog finds its entries: the single-port entries of a port, and every range."""
+    """Where a catalog finds its entries: those of a single port, and the ranges containing it."""
 
     def singles(self, port: int) -> tuple[CatalogEntry, ...]:
         raise NotImplementedError
 
-    def ranges(self) -> list[CatalogEntry]:
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
         raise NotImplementedError
+
+
+class _RangeIndex:
+    """The range entries containing a port, by bisection over the segments where the set of
+    covering ranges is constant. ``rows`` (raw rows or entries) become entries when a lookup
+    first meets them."""
+
+    def __init__(self, rows: list) -> None:
+        spans = [_bounds(row) for row in rows]
+        bounds = sorted({bound for span in spans for bound in span})
+        covering: list[list[int]] = [[] for _ in bounds]
+        for number, (start, after) in enumerate(spans):
+            for i in range(bisect_left(bounds, start), bisect_left(bounds, after)):
+                covering[i].append(number)
+        self._rows = rows
+        self._bounds = bounds
+        self._covering = covering
+        self._found: list[tuple[CatalogEntry, ...] | None] = [None] * len(bounds)
+
+    def containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        i = bisect_right(self._bounds, port) - 1
+        if i < 0:
+            return ()
+        found = self._found[i]
+        if found is None:
+            found = self._found[i] = tuple(self._entry(number) for number in self._covering[i])
+        return found
+
+    def _entry(self, number: int) -> CatalogEntry:
+        row = self._rows[number]
+        if not isinstance(row, CatalogEntry):
+            row = self._rows[number] = _entry(row)
+        return row
 
 
 class _Rows(EntrySource):
@@ -121,18 +154,19 @@ class _Rows(EntrySource):
 
     def __init__(self, rows: Iterable) -> None:
         self._singles: dict[int, tuple[CatalogEntry, ...]] = {}
-        self._ranges: list[CatalogEntry] = []
+        ranges = []
         for entry in map(_entry, rows):
             if entry.is_range:
-                self._ranges.append(entry)
+                ranges.append(entry)
             else:
                 self._singles[entry.start] = self._singles.get(entry.start, ()) + (entry,)
+        self._ranges = _RangeIndex(ranges)
 
     def singles(self, port: int) -> tuple[CatalogEntry, ...]:
         return self._singles.get(port, ())
 
-    def ranges(self) -> list[CatalogEntry]:
-        return self._ranges
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        return self._ranges.containing(port)
 
 
 class _Joined(EntrySource):
@@ -144,20 +178,20 @@ class _Joined(EntrySource):
     def singles(self, port: int) -> tuple[CatalogEntry, ...]:
         return self.first.singles(port) + self.second.singles(port)
 
-    def ranges(self) -> list[CatalogEntry]:
-        return self.first.ranges() + self.second.ranges()
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        return self.first.ranges_containing(port) + self.second.ranges_containing(port)
 
 
 class _CatalogLines(EntrySource):
     """The entry lines of ``ports.txt``, parsed as lookups need them: a port's lines are found by
-    bisection over their five-digit prefixes and parsed on its first lookup; the range lines are
-    parsed together on the first lookup of any port."""
+    bisection over their five-digit prefixes and parsed at its first lookup; the range lines are
+    parsed together at the first lookup of any port."""
 
     def __init__(self, port_lines: list[bytes], range_lines: list[bytes]) -> None:
         self._port_lines = port_lines
         self._range_lines = range_lines
         self._singles: dict[int, tuple[CatalogEntry, ...]] = {}
-        self._ranges: list[CatalogEntry] | None = None
+        self._ranges: _RangeIndex | None = None
 
     def singles(self, port: int) -> tuple[CatalogEntry, ...]:
         found = self._singles.get(port)
@@ -169,10 +203,10 @@ class _CatalogLines(EntrySource):
             found = self._singles[port] = tuple(map(_entry, rows))
         return found
 
-    def ranges(self) -> list[CatalogEntry]:
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
         if self._ranges is None:
-            self._ranges = [_entry(row) for row in _json_rows(self._range_lines)]
-        return self._ranges
+            self._ranges = _RangeIndex(_json_rows(self._range_lines))
+        return self._ranges.containing(port)
 
 
 class Catalog:
@@ -189,7 +223,6 @@ class Catalog:
         self.risks = risks
         self._names = names
         self._source = rows if isinstance(rows, EntrySource) else _Rows(rows)
-        self._segments: tuple[list[int], list[tuple[CatalogEntry, ...]]] | None = None
         self._cache: dict[tuple[int, str | None], tuple[CatalogEntry, ...]] = {}
         self._risk_index: dict[int, tuple[Risk, ...]] | None = None  # port -> risks, built on first use
         self._info_cache: dict[tuple[int, str], PortInfo] = {}
@@ -218,25 +251,10 @@ class Catalog:
         key = (port, proto)
         found = self._cache.get(key)
         if found is None:
-            entries = self._source.singles(port) + self._ranges_containing(port)
+            entries = self._source.singles(port) + self._source.ranges_containing(port)
             found = self._cache[key] = tuple(e for e in entries
                                              if proto is None or e.protocol is None or e.protocol == proto)
         return found
-
-    def _ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
-        """The range entries containing ``port``, by bisection over the segments where the set
-        of covering ranges is constant (built on first use)."""
-        if self._segments is None:
-            ranges = self._source.ranges()
-            bounds = sorted({b for e in ranges for b in (e.start, e.end + 1)})
-            covering: list[list[CatalogEntry]] = [[] for _ in bounds]
-            for e in ranges:
-                for i in range(bisect_left(bounds, e.start), bisect_left(bounds, e.end + 1)):
-                    covering[i].append(e)
-            self._segments = (bounds, [tuple(c) for c in covering])
-        bounds, covering = self._segments
-        i = bisect_right(bounds, port) - 1
-        return covering[i] if i >= 0 else ()
 
     def status(self, port: int, protocol: str | None) -> str:
         return _decide_status(self.entries_for(port, protocol))
@@ -290,6 +308,13 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.ephemeral_presets))
             raise ValueError(f"unknown ephemeral-range preset {preset!r} (known: {known})") from None
+
+
+def _bounds(row) -> tuple[int, int]:
+    """The first port of a raw row or an entry, and the port after its last."""
+    if isinstance(row, CatalogEntry):
+        return row.start, row.end + 1
+    return row[0], row[1] + 1
 
 
 def _entry(row) -> CatalogEntry:
