@@ -196,9 +196,10 @@ class _CatalogLines(EntrySource):
     def singles(self, port: int) -> tuple[CatalogEntry, ...]:
         found = self._singles.get(port)
         if found is None:
-            lines = self._port_lines
-            lo = bisect_left(lines, port_prefix(port).encode())
-            hi = bisect_left(lines, port_prefix(port + 1).encode(), lo)
+            lines, prefix = self._port_lines, port_prefix(port).encode()
+            lo = hi = bisect_left(lines, prefix)
+            while hi < len(lines) and lines[hi].startswith(prefix):
+                hi += 1
             rows = _json_rows(line[PREFIX_WIDTH:] for line in lines[lo:hi]) if hi > lo else ()
             found = self._singles[port] = tuple(map(_entry, rows))
         return found
