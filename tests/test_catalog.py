@@ -123,7 +123,9 @@ def test_risks_are_data_with_references(catalog):
 def parse_whole_file() -> Catalog:
     """The catalog with every line of ports.txt parsed up front, read as docs/catalog.md
     describes the file: comment lines, the header, then its sections in order."""
-    lines = [line for line in catalog_path().read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    text = catalog_path().read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    lines = [line for line in text[:-1].split("\n") if not line.startswith("#")]
     header, sections, at = json.loads(lines[0]), {}, 1
     for name, count in header["lines"].items():
         sections[name], at = lines[at:at + count], at + count

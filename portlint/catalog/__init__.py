@@ -230,6 +230,7 @@ class Catalog:
 
     @property
     def names(self) -> dict[str, dict[str, int]]:
+        """Service name -> ``{protocol: port}``, parsed at the first name resolved."""
         if isinstance(self._names, bytes):
             self._names = json.loads(self._names)
         return self._names
