@@ -1,12 +1,12 @@
 """One compose ``ports:`` or ``expose:`` entry, short or long syntax, read into a PortBinding.
 
-The short syntax is ``grammars/compose_ports.lark``; its common shapes (no address or an IPv4
-one, ports and ranges, a protocol) are split by a regular expression instead, which a test
-proves gives what the grammar gives, so most files never load lark. This module checks what the
-grammar cannot (port numbers, addresses, protocols, range lengths) the way Docker Compose v2
-does, and reports each problem at its own column. Values are interpolated first; a port that
-depends on a variable without a value is never guessed: an unknown container port drops the
-entry, an unknown host port leaves the binding without one.
+The short syntax is ``grammars/compose_ports.lark``; its common shapes (no address, an IPv4 one
+or a bracketed IPv6 one, ports and ranges, a protocol) are split by a regular expression
+instead, which a test proves gives what the grammar gives, so most files never load lark. This
+module checks what the grammar cannot (port numbers, addresses, protocols, range lengths) the
+way Docker Compose v2 does, and reports each problem at its own column. Values are interpolated
+first; a port that depends on a variable without a value is never guessed: an unknown container
+port drops the entry, an unknown host port leaves the binding without one.
 """
 from __future__ import annotations
 
@@ -221,13 +221,14 @@ class EntryFields(NamedTuple):
 
 
 _PORTS = r"(?P<{0}>[0-9]+)(?:-(?P<{0}_last>[0-9]+))?"
+_HOST_IP = r"(?:(?P<host_ip>[0-9]+(?:\.[0-9]+){3})|\[(?P<bracketed_ip>[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\])"
 _PROTOCOL = r"(?:/(?P<protocol>[A-Za-z]+))?"
-#: The shapes of ``start`` and ``expose`` in grammars/compose_ports.lark without an IPv6 address
-#: (whose lexing needs the grammar's lookahead; here there are never three colons, which a bare
-#: IPv6 address needs) and without anything the grammar rejects.
+#: The shapes of ``start`` and ``expose`` in grammars/compose_ports.lark but a bare IPv6 address
+#: (whose lexing needs the grammar's lookahead; without brackets there are never three colons
+#: here, which a bare IPv6 address needs), and nothing the grammar rejects.
 _PLAIN = {
-    "start": re.compile(rf"(?:(?:(?P<host_ip>[0-9]+(?:\.[0-9]+){{3}})?:)?(?:{_PORTS.format('published')})?:)?"
-                        rf"{_PORTS.format('target')}{_PROTOCOL}"),
+    "start": re.compile(f"(?:(?:{_HOST_IP}?:)?(?:{_PORTS.format('published')})?:)?"
+                        f"{_PORTS.format('target')}{_PROTOCOL}"),
     "expose": re.compile(_PORTS.format("target") + _PROTOCOL),
 }
 
@@ -253,7 +254,8 @@ def plain_fields(text: str, start: str) -> EntryFields | None:
         first, last = token(name), token(name + "_last")
         return None if first is None else (first,) if last is None else (first, last)
 
-    return EntryFields(token("host_ip"), ports("published"), ports("target"), token("protocol"))
+    host_ip = token("host_ip") or token("bracketed_ip")
+    return EntryFields(host_ip, ports("published"), ports("target"), token("protocol"))
 
 
 def grammar_fields(text: str, start: str) -> EntryFields:
