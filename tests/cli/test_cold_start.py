@@ -35,7 +35,7 @@ def project(tmp_path):
         services:
           web:
             image: nginx
-            ports: ["80:80", "127.0.0.1:8443:443/tcp", "9000-9001:9000-9001"]
+            ports: ["80:80", "127.0.0.1:8443:443/tcp", "[::1]:9443:443", "9000-9001:9000-9001"]
             expose: ["5000"]
         """))
     return tmp_path
