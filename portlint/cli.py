@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -163,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless asked
         if getattr(args, "debug", False):
+            import traceback
+
             traceback.print_exc()
         print(f"portlint: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
               file=sys.stderr)
@@ -355,6 +356,8 @@ def _report(registry, reporter_cls, stream: TextIO, args, report: Report) -> Non
         reporter_cls(stream, color=_use_color(stream, args.color), quiet=args.quiet).report(report)
     except Exception as exc:  # noqa: BLE001 - a crashing reporter must not lose the findings
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         plugin = registry.origin.get(reporter_cls, "?")
         report.findings.append(internal_error("", f"reporter {reporter_cls.name!r} (plugin {plugin}) crashed: "

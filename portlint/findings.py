@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass
 
 from .model import Location
@@ -37,6 +36,8 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across unrelated edits: code, path and message, not the line number."""
+        import hashlib  # only reporters and baselines ask; most runs never do
+
         key = "\0".join((self.code, self.location.path, self.message))
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import os
 import sys
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -331,6 +330,8 @@ class Linter:
 
     def _crash(self, path: str, message: str, exc: BaseException) -> Finding:
         if self.debug:
+            import traceback
+
             traceback.print_exception(exc)
         return internal_error(path, message)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +73,8 @@ class Registry:
         return None
 
     def fail(self, plugin: str, message: str, exc: BaseException | None = None) -> None:
+        import traceback  # only when a plugin fails
+
         details = "".join(traceback.format_exception(exc)) if exc else ""
         self.failures.append(PluginFailure(plugin, message, details))
 

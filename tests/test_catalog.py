@@ -1,12 +1,14 @@
 """The catalog: built from its sources, faithful to the seed, IANA deciding statuses."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from portlint.catalog import ASSIGNED, RESERVED, UNASSIGNED, CatalogEntry, load
+from portlint.catalog import ASSIGNED, RESERVED, UNASSIGNED, Catalog, CatalogEntry, catalog_path, load
 from portlint.catalog.build import build
+from portlint.model import MAX_PORT
 from portlint.resources import data_dir
 
 
@@ -17,7 +19,7 @@ def catalog():
 
 def test_compiled_catalog_is_up_to_date_with_its_sources(shared):
     iana = shared / "data" / "iana-service-names-port-numbers.csv"
-    committed = (data_dir("catalog") / "ports.json").read_text(encoding="utf-8")
+    committed = catalog_path().read_text(encoding="utf-8")
     assert build(data_dir("catalog"), iana) == committed, "run: python -m portlint.catalog.build"
 
 
@@ -65,8 +67,6 @@ def test_a_range_does_not_erase_the_ports_it_contains(catalog):
 
 
 def test_a_single_port_decides_over_a_range():
-    from portlint.catalog import Catalog
-
     catalog = Catalog([
         [5000, 5010, "", "iana", UNASSIGNED, "", "Unassigned", [], [], []],
         [5005, 5005, "tcp", "iana", ASSIGNED, "svc", "a service", [], [], []],
@@ -118,3 +118,51 @@ def test_risks_are_data_with_references(catalog):
     assert all(r.reference for r in catalog.risks)
     assert catalog.risks_for(80, "tcp", "cleartext") == ()
     assert catalog.risks_for(25, "tcp", "cleartext") == ()
+
+
+def parse_whole_file() -> Catalog:
+    """The catalog with every line of ports.txt parsed up front, read as docs/catalog.md
+    describes the file: comment lines, the header, then its sections in order."""
+    text = catalog_path().read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    lines = [line for line in text[:-1].split("\n") if not line.startswith("#")]
+    header, sections, at = json.loads(lines[0]), {}, 1
+    for name, count in header["lines"].items():
+        sections[name], at = lines[at:at + count], at + count
+    assert at == len(lines)
+    assert all(re.match(r"^\d{5} ", line) for line in sections["ports"])
+    rows = [json.loads(line) for line in sections["ranges"]] + [json.loads(line[6:]) for line in sections["ports"]]
+    return Catalog(rows, [], {}, [], json.loads(sections["names"][0]))
+
+
+def test_lookups_that_parse_only_their_lines_give_what_parsing_every_line_gives():
+    lazy, full = load.__wrapped__(), parse_whole_file()  # a fresh catalog: nothing parsed yet
+    for protocol in ("tcp", "udp"):
+        ports = range(MAX_PORT + 1)
+        assert [lazy.entries_for(p, protocol) for p in ports] == [full.entries_for(p, protocol) for p in ports]
+    assert lazy.names == full.names
+
+
+def test_service_names_are_read_at_the_first_name_resolved():
+    catalog = load.__wrapped__()
+    assert catalog.resolve("ssh", "tcp") == 22
+    assert catalog.resolve("http-alt") == 8080
+
+
+@pytest.mark.parametrize("damage", ["drop a port line", "add a line", "old format"])
+def test_a_damaged_catalog_file_is_an_error_that_says_how_to_rebuild_it(tmp_path, damage):
+    lines = catalog_path().read_text(encoding="utf-8").splitlines(keepends=True)
+    if damage == "drop a port line":
+        lines.pop()
+        expected = "damaged"
+    elif damage == "add a line":
+        lines.append(lines[-1])
+        expected = "damaged"
+    else:
+        header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+        lines[header] = lines[header].replace('"format":2', '"format":1')
+        expected = "format 1, expected 2"
+    path = tmp_path / "ports.txt"
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ValueError, match=expected):
+        load.__wrapped__(str(path))

@@ -23,7 +23,7 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path):
     (wheel,) = dist.glob("portlint-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "portlint/data/grammars/iptables.lark" in names
-    assert "portlint/data/catalog/ports.json" in names
+    assert "portlint/data/catalog/ports.txt" in names
     assert "portlint/data/rules/PL201.md" in names
     assert not any(n.startswith(("grammars/", "catalog/", "tests/")) for n in names)
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]

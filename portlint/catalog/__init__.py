@@ -1,4 +1,4 @@
-"""The port catalog: what is known about every port, loaded once from ``catalog/ports.json``.
+"""The port catalog: what is known about every port, read once from ``catalog/ports.txt``.
 
 Where the seed and IANA differ both facts are kept with their source. IANA (the current
 registry) decides a port's status, a specific port beats a range that contains it, and the seed's
@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 from ..model import PortRange
 from ..resources import data_dir
@@ -19,6 +20,8 @@ from ..resources import data_dir
 ASSIGNED, RESERVED, UNASSIGNED = "assigned", "reserved", "unassigned"
 #: The protocols the registries know; others (udplite) are looked up as any protocol.
 REGISTERED_PROTOCOLS = ("tcp", "udp", "sctp", "dccp")
+#: The layout of ``ports.txt`` this module reads and :mod:`.build` writes.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,55 +106,143 @@ class PortInfo:
         return ", ".join(names) if names else self.status
 
 
-class Catalog:
-    """Lookups by port, protocol, range and service name.
+class EntrySource:
+    """Where a catalog finds its entries: those of a single port, and the ranges containing it."""
 
-    Entries stay raw rows of ``ports.json`` until a lookup needs them: start-up cost is one
-    pass to index them, not 14,000 objects.
-    """
+    def singles(self, port: int) -> tuple[CatalogEntry, ...]:
+        raise NotImplementedError
 
-    def __init__(self, rows: list[list], classes: list[RangeClass],
-                 ephemeral_presets: dict[str, tuple[PortRange, str]], risks: list[Risk],
-                 names: dict[str, dict[str, int]]) -> None:
-        self.classes = classes
-        self.ephemeral_presets = ephemeral_presets
-        self.risks = risks
-        self.names = names
-        self._rows: list = []
-        self._by_port: dict[int, list[int]] = defaultdict(list)
-        self._ranges: list[int] = []
-        self._segments: tuple[list[int], list[tuple[int, ...]]] | None = None
-        self._cache: dict[tuple[int, str | None], tuple[CatalogEntry, ...]] = {}
-        self._risk_index: dict[int, tuple[Risk, ...]] | None = None  # port -> risks, built on first use
-        self._info_cache: dict[tuple[int, str], PortInfo] = {}
-        for row in rows:
-            self._index(row)
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        raise NotImplementedError
 
-    def _index(self, row) -> None:
-        """``row`` is a raw ``ports.json`` entry or a :class:`CatalogEntry`."""
-        number = len(self._rows)
-        self._rows.append(row)
-        start, end = _start_end(row)
-        if start == end:
-            self._by_port[start].append(number)
-        else:
-            self._ranges.append(number)
+
+class _RangeIndex:
+    """The range entries containing a port, by bisection over the segments where the set of
+    covering ranges is constant. ``rows`` (raw rows or entries) become entries when a lookup
+    first meets them."""
+
+    def __init__(self, rows: list) -> None:
+        spans = [_bounds(row) for row in rows]
+        bounds = sorted({bound for span in spans for bound in span})
+        covering: list[list[int]] = [[] for _ in bounds]
+        for number, (start, after) in enumerate(spans):
+            for i in range(bisect_left(bounds, start), bisect_left(bounds, after)):
+                covering[i].append(number)
+        self._rows = rows
+        self._bounds = bounds
+        self._covering = covering
+        self._found: list[tuple[CatalogEntry, ...] | None] = [None] * len(bounds)
+
+    def containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        i = bisect_right(self._bounds, port) - 1
+        if i < 0:
+            return ()
+        found = self._found[i]
+        if found is None:
+            found = self._found[i] = tuple(self._entry(number) for number in self._covering[i])
+        return found
 
     def _entry(self, number: int) -> CatalogEntry:
         row = self._rows[number]
         if not isinstance(row, CatalogEntry):
-            start, end, proto, source, status, name, description, notes, refs, tags = row
-            row = self._rows[number] = CatalogEntry(start, end, proto or None, source, status, name,
-                                                    description, tuple(notes), tuple(refs), tuple(tags))
+            row = self._rows[number] = _entry(row)
         return row
+
+
+class _Rows(EntrySource):
+    """Entries held in memory: raw rows (the ``fields`` of ``ports.txt``) or CatalogEntry objects."""
+
+    def __init__(self, rows: Iterable) -> None:
+        self._singles: dict[int, tuple[CatalogEntry, ...]] = {}
+        ranges = []
+        for entry in map(_entry, rows):
+            if entry.is_range:
+                ranges.append(entry)
+            else:
+                self._singles[entry.start] = self._singles.get(entry.start, ()) + (entry,)
+        self._ranges = _RangeIndex(ranges)
+
+    def singles(self, port: int) -> tuple[CatalogEntry, ...]:
+        return self._singles.get(port, ())
+
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        return self._ranges.containing(port)
+
+
+class _Joined(EntrySource):
+    """The entries of one source, then those of another (a catalog with site entries)."""
+
+    def __init__(self, first: EntrySource, second: EntrySource) -> None:
+        self.first, self.second = first, second
+
+    def singles(self, port: int) -> tuple[CatalogEntry, ...]:
+        return self.first.singles(port) + self.second.singles(port)
+
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        return self.first.ranges_containing(port) + self.second.ranges_containing(port)
+
+
+class _CatalogLines(EntrySource):
+    """The entry lines of ``ports.txt``, parsed as lookups need them: a port's lines are found by
+    bisection over their five-digit prefixes and parsed at its first lookup; the range lines are
+    parsed together at the first lookup of any port."""
+
+    def __init__(self, port_lines: list[bytes], range_lines: list[bytes]) -> None:
+        self._port_lines = port_lines
+        self._range_lines = range_lines
+        self._singles: dict[int, tuple[CatalogEntry, ...]] = {}
+        self._ranges: _RangeIndex | None = None
+
+    def singles(self, port: int) -> tuple[CatalogEntry, ...]:
+        found = self._singles.get(port)
+        if found is None:
+            lines, prefix = self._port_lines, port_prefix(port).encode()
+            lo = hi = bisect_left(lines, prefix)
+            while hi < len(lines) and lines[hi].startswith(prefix):
+                hi += 1
+            rows = _json_rows(line[PREFIX_WIDTH:] for line in lines[lo:hi]) if hi > lo else ()
+            found = self._singles[port] = tuple(map(_entry, rows))
+        return found
+
+    def ranges_containing(self, port: int) -> tuple[CatalogEntry, ...]:
+        if self._ranges is None:
+            self._ranges = _RangeIndex(_json_rows(self._range_lines))
+        return self._ranges.containing(port)
+
+
+class Catalog:
+    """Lookups by port, protocol, range and service name."""
+
+    def __init__(self, rows: Iterable | EntrySource, classes: list[RangeClass],
+                 ephemeral_presets: dict[str, tuple[PortRange, str]], risks: list[Risk],
+                 names: dict[str, dict[str, int]] | bytes) -> None:
+        """``rows``: raw rows or CatalogEntry objects, or a source that finds them on demand;
+        ``names``: service name -> ``{protocol: port}``, or that mapping as JSON, parsed when
+        a name is first resolved."""
+        self.classes = classes
+        self.ephemeral_presets = ephemeral_presets
+        self.risks = risks
+        self._names = names
+        self._source = rows if isinstance(rows, EntrySource) else _Rows(rows)
+        self._cache: dict[tuple[int, str | None], tuple[CatalogEntry, ...]] = {}
+        self._risk_index: dict[int, tuple[Risk, ...]] | None = None  # port -> risks, built on first use
+        self._info_cache: dict[tuple[int, str], PortInfo] = {}
+
+    @property
+    def names(self) -> dict[str, dict[str, int]]:
+        """Service name -> ``{protocol: port}``, parsed at the first name resolved."""
+        if isinstance(self._names, bytes):
+            self._names = json.loads(self._names)
+        return self._names
 
     def extended(self, entries: list[CatalogEntry | Risk]) -> Catalog:
         """A catalog with site-specific entries (from configuration or plugins), which count
         like IANA's, and extra risks; this one, shared by every run of the process, is left as
         it is."""
-        rows = [e for e in entries if isinstance(e, CatalogEntry)]
+        rows = _Rows(e for e in entries if isinstance(e, CatalogEntry))
         risks = [e for e in entries if isinstance(e, Risk)]
-        return Catalog(self._rows + rows, self.classes, self.ephemeral_presets, self.risks + risks, self.names)
+        return Catalog(_Joined(self._source, rows), self.classes, self.ephemeral_presets, self.risks + risks,
+                       self._names)
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -162,28 +253,10 @@ class Catalog:
         key = (port, proto)
         found = self._cache.get(key)
         if found is None:
-            def applies(e: CatalogEntry) -> bool:
-                return proto is None or e.protocol is None or e.protocol == proto
-            singles = [self._entry(n) for n in self._by_port.get(port, ())]
-            ranges = [self._entry(n) for n in self._ranges_containing(port)]
-            found = self._cache[key] = tuple(e for e in singles + ranges if applies(e))
+            entries = self._source.singles(port) + self._source.ranges_containing(port)
+            found = self._cache[key] = tuple(e for e in entries
+                                             if proto is None or e.protocol is None or e.protocol == proto)
         return found
-
-    def _ranges_containing(self, port: int) -> tuple[int, ...]:
-        """Row numbers of the range entries containing ``port``, by bisection over the
-        segments where the set of covering ranges is constant (built on first use)."""
-        if self._segments is None:
-            bounds = sorted({b for n in self._ranges for b in (_start_end(self._rows[n])[0],
-                                                                   _start_end(self._rows[n])[1] + 1)})
-            covering: list[list[int]] = [[] for _ in bounds]
-            for n in self._ranges:
-                start, end = _start_end(self._rows[n])
-                for i in range(bisect_left(bounds, start), bisect_left(bounds, end + 1)):
-                    covering[i].append(n)
-            self._segments = (bounds, [tuple(c) for c in covering])
-        bounds, covering = self._segments
-        i = bisect_right(bounds, port) - 1
-        return covering[i] if i >= 0 else ()
 
     def status(self, port: int, protocol: str | None) -> str:
         return _decide_status(self.entries_for(port, protocol))
@@ -239,8 +312,25 @@ class Catalog:
             raise ValueError(f"unknown ephemeral-range preset {preset!r} (known: {known})") from None
 
 
-def _start_end(row) -> tuple[int, int]:
-    return (row.start, row.end) if isinstance(row, CatalogEntry) else (row[0], row[1])
+def _bounds(row) -> tuple[int, int]:
+    """The first port of a raw row or an entry, and the port after its last."""
+    if isinstance(row, CatalogEntry):
+        return row.start, row.end + 1
+    return row[0], row[1] + 1
+
+
+def _entry(row) -> CatalogEntry:
+    """``row`` as a CatalogEntry: a raw row of ``ports.txt`` or an entry already."""
+    if isinstance(row, CatalogEntry):
+        return row
+    start, end, proto, source, status, name, description, notes, refs, tags = row
+    return CatalogEntry(start, end, proto or None, source, status, name, description, tuple(notes), tuple(refs),
+                        tuple(tags))
+
+
+def _json_rows(lines: Iterable[bytes]) -> list:
+    """The JSON values of ``lines``, in one parse."""
+    return json.loads(b"[" + b",".join(lines) + b"]")
 
 
 def _lookup_protocol(protocol: str | None) -> str | None:
@@ -260,19 +350,43 @@ def _decide_status(entries: tuple[CatalogEntry, ...]) -> str:
     return UNASSIGNED
 
 
+def port_prefix(port: int) -> str:
+    """What a single-port line of ``ports.txt`` starts with: the port in five digits, so that
+    the lines sort by port as text and bisection finds them."""
+    return f"{port:05d} "
+
+
+PREFIX_WIDTH = len(port_prefix(0))
+
+
 def catalog_path() -> Path:
-    return data_dir("catalog") / "ports.json"
+    return data_dir("catalog") / "ports.txt"
 
 
 @lru_cache(maxsize=None)
 def load(path: str | None = None) -> Catalog:
-    """The catalog, parsed once per process."""
-    with open(path or catalog_path(), encoding="utf-8") as fh:
-        data = json.load(fh)
+    """The catalog of ``ports.txt`` (see :mod:`portlint.catalog.build`), read once per process:
+    its header and risks now, its entries and service names when lookups need them."""
+    path = path or str(catalog_path())
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    at = 0
+    while lines[at].startswith(b"#"):
+        at += 1
+    header = json.loads(lines[at])
+    if header.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path}: catalog format {header.get('format')}, expected {FORMAT_VERSION}")
+    sections: dict[str, list[bytes]] = {}
+    at += 1
+    for name, count in header["lines"].items():
+        sections[name], at = lines[at:at + count], at + count
+    if lines[at:] != [b""]:
+        raise ValueError(f"{path}: the catalog is damaged (its sections do not add up to its header's counts); "
+                         "rebuild it with python -m portlint.catalog.build")
     return Catalog(
-        rows=data["entries"],
-        classes=[RangeClass(*c) for c in data["classes"]],
-        ephemeral_presets={k: (PortRange(lo, hi), ref) for k, (lo, hi, ref) in data["ephemeral"].items()},
-        risks=[Risk(*r) for r in data["risks"]],
-        names=data["names"],
+        rows=_CatalogLines(sections["ports"], sections["ranges"]),
+        classes=[RangeClass(*c) for c in header["classes"]],
+        ephemeral_presets={k: (PortRange(lo, hi), ref) for k, (lo, hi, ref) in header["ephemeral"].items()},
+        risks=[Risk(*r) for r in _json_rows(sections["risks"])],
+        names=sections["names"][0],
     )

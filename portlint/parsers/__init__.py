@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar, Mapping
 
 from ..model import Document
@@ -41,8 +43,7 @@ class Parser:
     options: ParseOptions = ParseOptions()
 
     def matches_name(self, filename: str) -> bool:
-        lower = filename.lower()
-        return any(fnmatch.fnmatchcase(lower, p) for p in self.patterns)
+        return _name_pattern(tuple(self.patterns)).match(filename.lower()) is not None
 
     def sniff(self, head: str) -> bool:
         return False
@@ -57,3 +58,10 @@ class Parser:
 
     def parse(self, text: str, path: str) -> Document:
         raise NotImplementedError
+
+
+@lru_cache(maxsize=None)
+def _name_pattern(patterns: tuple[str, ...]) -> re.Pattern:
+    """A parser's name patterns as one regular expression: fnmatch compiles one per pattern,
+    and a run that detects a format would compile them all."""
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)")

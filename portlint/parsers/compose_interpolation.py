@@ -12,9 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from lark import Token
-from lark.exceptions import LarkError
-
 from ..discovery import open_regular
 from .common import error_offset, grammar
 
@@ -53,6 +50,8 @@ def interpolate(text: str, environment: Mapping[str, str]) -> Interpolated:
     """``text`` with its variables replaced, or ``text`` itself when it has none."""
     if "$" not in text:
         return Interpolated(text)
+    from lark.exceptions import LarkError  # only for values with variables
+
     try:
         tree = grammar("compose_interpolation").parse(text)
     except LarkError as exc:
@@ -84,7 +83,7 @@ class _Evaluator:
         return "".join(out)
 
     def part(self, child, offset: int) -> str:
-        if isinstance(child, Token):
+        if isinstance(child, str):  # a lark Token
             return "$" if child.type == "ESCAPED" else child.value
         if child.data == "named":
             token = child.children[0]

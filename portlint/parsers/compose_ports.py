@@ -1,18 +1,19 @@
 """One compose ``ports:`` or ``expose:`` entry, short or long syntax, read into a PortBinding.
 
-The short syntax is ``grammars/compose_ports.lark``; this module checks what the grammar cannot
-(port numbers, addresses, protocols, range lengths) the way Docker Compose v2 does, and reports
-each problem at its own column. Values are interpolated first; a port that depends on a variable
-without a value is never guessed: an unknown container port drops the entry, an unknown host
-port leaves the binding without one.
+The short syntax is ``grammars/compose_ports.lark``; its common shapes (no address, an IPv4 one
+or a bracketed IPv6 one, ports and ranges, a protocol) are split by a regular expression
+instead, which a test proves gives what the grammar gives, so most files never load lark. This
+module checks what the grammar cannot (port numbers, addresses, protocols, range lengths) the
+way Docker Compose v2 does, and reports each problem at its own column. Values are interpolated
+first; a port that depends on a variable without a value is never guessed: an unknown container
+port drops the entry, an unknown host port leaves the binding without one.
 """
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
-from typing import Mapping
-
-from lark.exceptions import LarkError
+from typing import Mapping, NamedTuple
 
 from ..model import MAX_PORT, Diagnostic, Location, PortBinding, PortRange
 from .common import INVALID_PORT, PARSE_ERROR, UNRESOLVED_VARIABLE, error_offset, grammar
@@ -125,9 +126,9 @@ class EntryReader:
         if value is None:
             return None
         try:
-            tree = _parse(value.text, "expose")
-            target = _port_range(_child(tree, "target"))
-            protocol = _protocol(_child(tree, "protocol"))
+            fields = entry_fields(value.text, "expose")
+            target = _port_range(fields.target)
+            protocol = _protocol(fields.protocol)
         except EntryError as exc:
             self.invalid(value, exc)
             return None
@@ -138,19 +139,17 @@ class EntryReader:
 
     def short_syntax(self, value: _Value, service: str) -> PortBinding | None:
         text = value.text
-        tree = _parse(text, "start")
-        host_tree, published_tree = _child(tree, "host_ip"), _child(tree, "published")
-        target_tree = _child(tree, "target")
-        host_ip = _host_ip(host_tree) if host_tree is not None else None
-        published = _port_range(published_tree) if published_tree is not None else None
-        target = _port_range(target_tree)
+        fields = entry_fields(text, "start")
+        host_ip = _host_ip(fields.host_ip) if fields.host_ip is not None else None
+        published = _port_range(fields.published) if fields.published is not None else None
+        target = _port_range(fields.target)
         _check_widths(published, target, text)
-        protocol = _protocol(_child(tree, "protocol"))
-        if value.unknown(*_span(target_tree)):
+        protocol = _protocol(fields.protocol)
+        if value.unknown(*_span(fields.target)):
             return None
-        if published is not None and value.unknown(*_span(published_tree)) or published == ANY_FREE_PORT:
+        if published is not None and value.unknown(*_span(fields.published)) or published == ANY_FREE_PORT:
             published = None
-        if host_ip is not None and value.unknown(*_span(host_tree)):
+        if host_ip is not None and value.unknown(*_span((fields.host_ip,))):
             host_ip = None
         return PortBinding(location=self.doc.location(value.node), service=service, target=target,
                            published=published, host_ip=host_ip, protocol=protocol)
@@ -208,60 +207,117 @@ class EntryReader:
 
 # -- the short syntax ---------------------------------------------------------------------------
 
-def _parse(text: str, start: str):
+#: A token of an entry: its text and its offset in the entry.
+Token = tuple[str, int]
+
+
+class EntryFields(NamedTuple):
+    """The tokens of a short-syntax (or ``expose:``) entry, as the grammar splits it."""
+
+    host_ip: Token | None
+    published: tuple[Token, ...] | None  # one port, or the first and last of a range
+    target: tuple[Token, ...]
+    protocol: Token | None
+
+
+_PORTS = r"(?P<{0}>[0-9]+)(?:-(?P<{0}_last>[0-9]+))?"
+_HOST_IP = r"(?:(?P<host_ip>[0-9]+(?:\.[0-9]+){3})|\[(?P<bracketed_ip>[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\])"
+_PROTOCOL = r"(?:/(?P<protocol>[A-Za-z]+))?"
+#: The shapes of ``start`` and ``expose`` in grammars/compose_ports.lark but a bare IPv6 address
+#: (whose lexing needs the grammar's lookahead; without brackets there are never three colons
+#: here, which a bare IPv6 address needs), and nothing the grammar rejects.
+_PLAIN = {
+    "start": re.compile(f"(?:(?:{_HOST_IP}?:)?(?:{_PORTS.format('published')})?:)?"
+                        f"{_PORTS.format('target')}{_PROTOCOL}"),
+    "expose": re.compile(_PORTS.format("target") + _PROTOCOL),
+}
+
+
+def entry_fields(text: str, start: str) -> EntryFields:
+    """The tokens of ``text``, a ``start`` (ports) or ``expose`` entry; EntryError if the
+    grammar rejects it."""
+    return plain_fields(text, start) or grammar_fields(text, start)
+
+
+def plain_fields(text: str, start: str) -> EntryFields | None:
+    """The tokens of ``text`` when it has one of the common shapes, else None: what
+    :func:`grammar_fields` gives, without loading lark."""
+    match = _PLAIN[start].fullmatch(text)
+    if match is None:
+        return None
+    groups = match.groupdict()
+
+    def token(name: str) -> Token | None:
+        return None if groups.get(name) is None else (groups[name], match.start(name))
+
+    def ports(name: str) -> tuple[Token, ...] | None:
+        first, last = token(name), token(name + "_last")
+        return None if first is None else (first,) if last is None else (first, last)
+
+    host_ip = token("host_ip") or token("bracketed_ip")
+    return EntryFields(host_ip, ports("published"), ports("target"), token("protocol"))
+
+
+def grammar_fields(text: str, start: str) -> EntryFields:
+    """The tokens of ``text`` as ``grammars/compose_ports.lark`` splits it."""
+    from lark.exceptions import LarkError
+
     try:
-        return grammar("compose_ports", start=("start", "expose")).parse(text, start=start)
+        tree = grammar("compose_ports", start=("start", "expose")).parse(text, start=start)
     except LarkError as exc:
         offset = error_offset(exc, text)
         syntax = SHORT_SYNTAX if start == "start" else "CONTAINER_PORT[/PROTOCOL]"
         found = f"unexpected {text[offset]!r}" if offset < len(text) else "unexpected end"
         raise EntryError(f"invalid port {text!r}: {found}; expected {syntax}", offset) from None
 
+    def tokens(name: str) -> tuple[Token, ...] | None:
+        for child in tree.children:
+            if getattr(child, "data", None) == name:
+                return tuple((token.value, token.start_pos) for token in child.scan_values(lambda _: True))
+        return None
 
-def _child(tree, name: str):
-    for child in tree.children:
-        if getattr(child, "data", None) == name:
-            return child
-    return None
-
-
-def _span(tree) -> tuple[int, int]:
-    tokens = list(tree.scan_values(lambda _: True))
-    return tokens[0].start_pos, tokens[-1].end_pos
+    host_ip, protocol = tokens("host_ip"), tokens("protocol")
+    return EntryFields(host_ip[0] if host_ip else None, tokens("published"), tokens("target"),
+                       protocol[0] if protocol else None)
 
 
-def _port_range(tree) -> PortRange:
-    """The ports of a ``published`` or ``target`` subtree: numbers within 0-65535, in order."""
-    tokens = list(tree.scan_values(lambda _: True))
-    for token in tokens:
-        if int(token) > MAX_PORT:
-            raise EntryError(f"invalid port {token.value}: ports are 0-65535", token.start_pos, INVALID_PORT,
-                             width=len(token))
-    start, end = int(tokens[0]), int(tokens[-1])
+def _span(tokens: tuple[Token, ...]) -> tuple[int, int]:
+    """Where ``tokens`` start and end in the entry."""
+    last_text, last_offset = tokens[-1]
+    return tokens[0][1], last_offset + len(last_text)
+
+
+def _port_range(tokens: tuple[Token, ...]) -> PortRange:
+    """The ports of a ``published`` or ``target`` part: numbers within 0-65535, in order."""
+    for text, offset in tokens:
+        if int(text) > MAX_PORT:
+            raise EntryError(f"invalid port {text}: ports are 0-65535", offset, INVALID_PORT, width=len(text))
+    start, end = int(tokens[0][0]), int(tokens[-1][0])
     if start > end:
+        first, last = _span(tokens)
         raise EntryError(f"invalid port range {start}-{end}: the first port is greater than the last",
-                         tokens[0].start_pos, INVALID_PORT, width=tokens[-1].end_pos - tokens[0].start_pos)
+                         first, INVALID_PORT, width=last - first)
     return PortRange(start, end)
 
 
-def _host_ip(tree) -> str:
-    token = tree.children[0]
+def _host_ip(token: Token) -> str:
+    text, offset = token
     try:
-        ipaddress.ip_address(token.value)
+        ipaddress.ip_address(text)
     except ValueError:
-        raise EntryError(f"invalid host IP {token.value!r}: expected an IPv4 address, [IPv6] or IPv6 "
-                         "before the host and container ports", token.start_pos, width=len(token)) from None
-    return token.value
+        raise EntryError(f"invalid host IP {text!r}: expected an IPv4 address, [IPv6] or IPv6 "
+                         "before the host and container ports", offset, width=len(text)) from None
+    return text
 
 
-def _protocol(tree) -> str:
-    if tree is None:
+def _protocol(token: Token | None) -> str:
+    if token is None:
         return "tcp"
-    token = tree.children[0]
+    text, offset = token
     try:
-        return _protocol_name(token.value)
+        return _protocol_name(text)
     except EntryError as exc:
-        raise EntryError(str(exc), token.start_pos, width=len(token)) from None
+        raise EntryError(str(exc), offset, width=len(text)) from None
 
 
 def _check_widths(published: PortRange | None, target: PortRange, text: str | None) -> None:

@@ -8,7 +8,6 @@ to no file is placed on the project itself (path ``.``).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 
 from ..findings import Severity
@@ -25,6 +24,8 @@ class GitlabReporter(Reporter):
     description = "GitLab Code Quality JSON for merge request widgets"
 
     def report(self, report: Report) -> None:
+        from hashlib import sha256  # here, not on every run that registers this reporter
+
         root = os.getcwd()
         seen: dict[str, int] = {}
         issues = []
@@ -33,7 +34,7 @@ class GitlabReporter(Reporter):
             fingerprint = finding.fingerprint
             occurrence = seen[fingerprint] = seen.get(fingerprint, 0) + 1
             if occurrence > 1:
-                fingerprint = hashlib.sha256(f"{fingerprint}\0{occurrence}".encode()).hexdigest()[:32]
+                fingerprint = sha256(f"{fingerprint}\0{occurrence}".encode()).hexdigest()[:32]
             issues.append({
                 "description": finding.message,
                 "check_name": finding.code,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from ..findings import Finding
 from ..hookspecs import hookimpl
@@ -16,14 +16,18 @@ from . import Reporter
 from .common import project_path
 from .text import TextReporter
 
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
 # Characters XML 1.0 cannot hold even escaped (control characters a broken input may carry
-# into a message); they are written as \xNN.
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# into a message); they are written as \xNN. Compiled at the first use: compiling it takes
+# milliseconds, which, like importing xml.etree, only a junit report should pay.
+NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 RUN_SUITE = "portlint"  # the suite of internal errors that belong to no file
 
 
 def xml_text(text: str) -> str:
-    return NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return re.sub(NOT_XML, lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class JunitReporter(Reporter):
@@ -31,6 +35,8 @@ class JunitReporter(Reporter):
     description = "JUnit XML: a test suite per file, a failed test case per finding"
 
     def report(self, report: Report) -> None:
+        import xml.etree.ElementTree as ET
+
         root = os.getcwd()
         by_path: dict[str, list[Finding]] = {path: [] for path in report.paths}
         for finding in report.findings:
@@ -53,6 +59,8 @@ class JunitReporter(Reporter):
 
     def suite(self, report: Report, name: str, findings: list[Finding]) -> ET.Element:
         """The suite of one file (or of the run): a test case per finding, or one that passes."""
+        import xml.etree.ElementTree as ET
+
         suite = ET.Element("testsuite", name=name)
         text = TextReporter(self.stream)
         errors = 0

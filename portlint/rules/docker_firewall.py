@@ -1,14 +1,20 @@
-"""PL501, PL502: compose ports against the host firewall of the same project (cross-file)."""
+"""PL501, PL502: compose ports against the host firewall of the same project (cross-file).
+
+The firewall's verdicts (:mod:`portlint.docker_paths`) are imported when a project has compose
+ports to judge, not on every run that registers these rules.
+"""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from ..docker_paths import ChainFate, ProjectFirewall, on_loopback
 from ..findings import Finding, Severity
 from ..hookspecs import hookimpl
 from ..model import Action, Document, PortBinding
 from . import ProjectContext, ProjectRule
 from .publishing import host_ports, on_all_interfaces, published_bindings
+
+if TYPE_CHECKING:
+    from ..docker_paths import ChainFate
 
 
 def checked_bindings(project: ProjectContext) -> Iterator[PortBinding]:
@@ -44,6 +50,8 @@ class DockerBypassesFirewall(_PublishedPortRule):
     summary = "a compose port the host firewall drops is published around it"
 
     def check_project(self, ctx: ProjectContext) -> Iterator[Finding]:
+        from ..docker_paths import ProjectFirewall
+
         firewall = ctx.shared(ProjectFirewall)
         for binding in checked_bindings(ctx):
             if not on_all_interfaces(binding) or binding.published is None or ctx.settings.allows_all((binding.published,), (binding.protocol,)):
@@ -83,6 +91,8 @@ class PublishedPortFiltered(_PublishedPortRule):
     summary = "a compose port the project's DOCKER-USER (forward path) rules drop: a dead publish"
 
     def check_project(self, ctx: ProjectContext) -> Iterator[Finding]:
+        from ..docker_paths import ProjectFirewall, on_loopback
+
         firewall = ctx.shared(ProjectFirewall)
         for binding in checked_bindings(ctx):
             if on_loopback(binding):

@@ -188,3 +188,23 @@ def test_a_reporter_that_raises_is_an_internal_error_and_the_findings_still_prin
     assert result.code == 2
     assert "PL000 [error] reporter 'broken' (plugin broken-reporter) crashed: RuntimeError: disk full" in result.out
     assert "PL201" in result.out and "Traceback" not in result.out + result.err
+
+
+@pytest.mark.parametrize("patterns", [("*.fw", "firewall"), ["FW-*.rules"], ()])
+def test_a_parser_claims_the_names_its_patterns_match_in_any_case(registry, patterns):
+    """Name patterns are fnmatch globs on the lower-cased base name, for the built-in parsers and
+    for a plugin's (whose ``patterns`` may be a list, or empty)."""
+    import fnmatch
+
+    from portlint.parsers import Parser
+
+    class PluginParser(Parser):
+        name = "plugin"
+
+    PluginParser.patterns = patterns
+    names = ["a.fw", "A.FW", "firewall", "firewall.bak", "fw-1.rules", "rules.v4", "RULES.V6", "compose.yaml",
+             "docker-compose.prod.yml", "compose.yaml.orig", "x.nft", "nftables.conf", "iptables-save-2024", ""]
+    for parser in [*registry.parsers.values(), PluginParser()]:
+        for name in names:
+            expected = any(fnmatch.fnmatchcase(name.lower(), p) for p in parser.patterns)
+            assert parser.matches_name(name) == expected, (parser.name, name)
