@@ -2,7 +2,8 @@
 """Mutation fuzzing of every parser: corpus files, mutated, linted with every rule; any internal
 error (PL000) is a crash, written to the output folder as a regression input.
 
-    python3 tests/fuzz/fuzz_parsers.py [--seconds 600] [--inputs N] [--seed 1] [--out /tmp/portlint-crashes]
+    python3 tests/fuzz/fuzz_parsers.py [--seconds 600] [--inputs N] [--format F]... [--seed 1]
+                                        [--out /tmp/portlint-crashes]
 
 Every mutated input goes to every parser, so ``--inputs 100000`` is a campaign of 100k inputs
 per parser (about 80 minutes of one core on the project's machine).
@@ -40,7 +41,7 @@ def mutate(text: str, rng: random.Random) -> str:
 
 
 def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pathlib.Path] | None = None,
-             limit: int | None = None) -> tuple[int, list[tuple[str, str, str]]]:
+             limit: int | None = None, formats: list[str] | None = None) -> tuple[int, list[tuple[str, str, str]]]:
     """Lint mutated inputs as every format until the time or ``limit`` inputs (per parser) run
     out; returns the number of inputs per parser and the crashes ``(format, input, message)``."""
     from portlint.catalog import load
@@ -58,7 +59,7 @@ def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pa
     while time.monotonic() < deadline and (limit is None or count < limit):
         text = mutate(rng.choice(files).read_text(encoding="utf-8", errors="replace"), rng)
         count += 1
-        for fmt in registry.parsers:
+        for fmt in formats or registry.parsers:
             _, findings = linter.lint_text(text, "fuzz", fmt)
             for finding in findings:
                 if finding.code == "PL000":
@@ -74,13 +75,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs per parser")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--format", action="append", dest="formats", help="fuzz this parser only (repeatable)")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("/tmp/portlint-crashes"))
     args = parser.parse_args()
     if not CORPUS.is_dir():
         print(f"no corpus at {CORPUS}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    count, crashes = campaign(args.seconds, args.seed, args.out, limit=args.inputs)
+    count, crashes = campaign(args.seconds, args.seed, args.out, limit=args.inputs, formats=args.formats)
     for fmt, _, message in crashes:
         print(f"crash ({fmt}): {message}")
     print(f"{count} inputs to each parser, {len(crashes)} crashes, {time.monotonic() - started:.0f} s")
