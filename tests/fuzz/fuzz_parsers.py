@@ -50,6 +50,9 @@ def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pa
     from portlint.rules import Settings
 
     registry = load_registry(entry_points=False)
+    unknown = sorted(set(formats or ()) - set(registry.parsers))
+    if unknown:
+        raise SystemExit(f"unknown parser {', '.join(unknown)} (known: {', '.join(registry.parsers)})")
     linter = Linter(registry, load(), Settings(), Selection(registry.rules.values(), ["ALL"], None))
     files = files or sorted(p for p in CORPUS.rglob("*") if p.is_file() and "LICENSES" not in p.parts
                             and p.suffix not in (".jsonl", ".md"))
