@@ -41,7 +41,8 @@ def mutate(text: str, rng: random.Random) -> str:
 
 
 def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pathlib.Path] | None = None,
-             limit: int | None = None, formats: list[str] | None = None) -> tuple[int, list[tuple[str, str, str]]]:
+             limit: int | None = None, formats: list[str] | None = None,
+             progress: int = 0) -> tuple[int, list[tuple[str, str, str]]]:
     """Lint mutated inputs as every format until the time or ``limit`` inputs (per parser) run
     out; returns the number of inputs per parser and the crashes ``(format, input, message)``."""
     from portlint.catalog import load
@@ -62,6 +63,8 @@ def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pa
     while time.monotonic() < deadline and (limit is None or count < limit):
         text = mutate(rng.choice(files).read_text(encoding="utf-8", errors="replace"), rng)
         count += 1
+        if progress and count % progress == 0:
+            print(f"{count} inputs, {len(crashes)} crashes", file=sys.stderr, flush=True)
         for fmt in formats or registry.parsers:
             _, findings = linter.lint_text(text, "fuzz", fmt)
             for finding in findings:
@@ -85,7 +88,8 @@ def main() -> int:
         print(f"no corpus at {CORPUS}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    count, crashes = campaign(args.seconds, args.seed, args.out, limit=args.inputs, formats=args.formats)
+    count, crashes = campaign(args.seconds, args.seed, args.out, limit=args.inputs, formats=args.formats,
+                              progress=1000)
     for fmt, _, message in crashes:
         print(f"crash ({fmt}): {message}")
     print(f"{count} inputs to each parser, {len(crashes)} crashes, {time.monotonic() - started:.0f} s")
