@@ -1,0 +1,123 @@
+"""Linting many files at once in worker processes (``--jobs``).
+
+Workers are forked from the run's process, so they inherit the plugin registry, the catalog and
+the linter already loaded instead of loading them again, and only the inputs and the pickled
+outcomes cross between processes. Outcomes are consumed in input order, so a parallel run
+reports exactly what a serial one does. Whatever keeps a pool from doing its part (no fork on
+this platform, a pool that cannot start, a worker that dies, an outcome that cannot be pickled)
+makes this process do that part itself: never a different result, never a crash.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: A run of fewer files is serial unless ``--jobs`` says otherwise: below this, starting the
+#: workers and sending the documents back costs about what the other processors save
+#: (docs/performance.md has the measurements).
+PARALLEL_FROM_FILES = 16
+#: Chunks per worker: more balance the load when file sizes differ, fewer cost fewer round trips.
+CHUNKS_PER_WORKER = 4
+
+_task: Callable | None = None  # a worker's task, inherited through fork (never pickled)
+
+
+def cpu_count() -> int:
+    """The processors this process may run on (a container's or taskset's limit counts)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs(files: int) -> int:
+    """The number of processes for ``files`` files when ``--jobs`` is not given."""
+    return cpu_count() if files >= PARALLEL_FROM_FILES else 1
+
+
+def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
+    """``task(item)`` for every item, in order, by ``jobs`` processes. ``task`` must return
+    something picklable; it is not pickled itself."""
+    workers = min(jobs, len(items))
+    executor = _pool(task, workers) if workers > 1 else None
+    if executor is None:
+        yield from map(task, items)
+        return
+    size = -(-len(items) // (workers * CHUNKS_PER_WORKER))
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    collecting = gc.isenabled()
+    try:
+        futures = [_submit(executor, chunk) for chunk in chunks]
+        # Receiving allocates every declaration and finding anew, none of them garbage: the
+        # cycle collector would rescan them over and over (half the time of receiving them).
+        gc.disable()
+        for chunk, future in zip(chunks, futures):
+            try:
+                outcomes = future.result()
+            except Exception:  # noqa: BLE001 - the pool did not do this chunk: do it here
+                outcomes = [task(item) for item in chunk]
+            yield from outcomes
+    except BaseException:
+        _stop_now(executor)  # Ctrl-C, or the caller stopped early: leave no worker behind
+        raise
+    finally:
+        if collecting:
+            gc.enable()
+        executor.shutdown(cancel_futures=True)
+
+
+def _pool(task: Callable, workers: int) -> ProcessPoolExecutor | None:
+    """A pool of ``workers`` processes forked on its first submission; None without fork."""
+    import multiprocessing  # imported here: 15 ms that a serial run does not need
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    sys.stdout.flush()  # a worker must not write again what this process has not written yet
+    sys.stderr.flush()
+    try:
+        return ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _adopt, (task,))
+    except (NotImplementedError, OSError):  # no working semaphores on this system
+        return None
+
+
+def _adopt(task: Callable) -> None:
+    """A worker's start. Ctrl-C reaches the whole process group, and only the main process
+    answers it (it stops the workers): a worker would print a traceback."""
+    import signal
+
+    global _task
+    _task = task
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _submit(executor: ProcessPoolExecutor, chunk: Sequence) -> Future:
+    """The future outcomes of ``chunk``; a failed one when the pool cannot start (fork failed)
+    or has broken (a worker died)."""
+    from concurrent.futures import Future
+
+    try:
+        return executor.submit(_run_chunk, chunk)
+    except Exception as exc:  # noqa: BLE001 - reported through the future
+        failed: Future = Future()
+        failed.set_exception(exc)
+        return failed
+
+
+def _run_chunk(items: Sequence) -> list:
+    assert _task is not None, "a worker runs the task it was forked with"
+    return [_task(item) for item in items]
+
+
+def _stop_now(executor: ProcessPoolExecutor) -> None:
+    """Terminate the workers instead of letting them finish their chunks."""
+    for process in list((executor._processes or {}).values()):  # no public way before Python 3.14
+        process.terminate()
