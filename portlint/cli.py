@@ -16,7 +16,7 @@ from typing import NoReturn, TextIO
 from . import __version__
 from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
-from .parallel import PARALLEL_FROM_FILES, default_jobs
+from .parallel import PARALLEL_FROM_BYTES, default_jobs
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("check", "ports", "exposure", "rules", "explain", "port")
@@ -46,8 +46,8 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         help="a folder nftables `include` searches after the including file's folder, "
                              "like nft -I (repeatable)")
     parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
-                        help="lint the files in N processes (default: one per CPU from "
-                             f"{PARALLEL_FROM_FILES} files on, else 1)")
+                        help="lint the files in N processes (default: one per CPU when the files besides the "
+                             f"largest add up to {PARALLEL_FROM_BYTES // 1024} KiB, else 1)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
@@ -343,7 +343,7 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
         else:
             texts.append((name, text, fmt, decode_error))
     files = linter.select_files(candidates, args.input_format, report, args.skip_unknown)
-    return linter.run(files, report, visit, texts, jobs=args.jobs or default_jobs(len(files)))
+    return linter.run(files, report, visit, texts, jobs=args.jobs or default_jobs([path for path, _ in files]))
 
 
 def _print_problems(report: Report) -> None:

@@ -177,7 +177,7 @@ class Linter:
         for failure in self.registry.failures:
             report.findings.append(internal_error("", self._plugin_failure_message(failure)))
         checked: list[_Checked] = []
-        from_files = zip((path for path, _ in files), parallel.ordered_map(self._read_and_check, files, jobs))
+        from_files = zip((path for path, _ in files), parallel.ordered_map(self._read_and_check, files, jobs, kind=_format_of))
         from_texts = ((path, self._check_text(text, path, fmt, decode_error)) for path, text, fmt, decode_error in texts)
         for path, outcome in itertools.chain(from_files, from_texts):
             if isinstance(outcome, str):
@@ -397,6 +397,10 @@ class _RuleKey:
     def __init__(self, finding: Finding) -> None:
         object.__setattr__(self, "code", finding.code)
         object.__setattr__(self, "name", finding.name)
+
+
+def _format_of(file: tuple[str, str]) -> str:
+    return file[1]
 
 
 def read_text(path: str) -> tuple[str, Diagnostic | None]:

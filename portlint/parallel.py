@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Hashable, Iterator, Sequence, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: A run of fewer files is serial unless ``--jobs`` says otherwise: below this, starting the
-#: workers and sending the documents back costs about what the other processors save
+#: Unless ``--jobs`` says otherwise, a run is parallel when its files besides the largest (which
+#: one process lints alone whatever the number of processes) add up to this: below it, starting
+#: the workers and sending the documents back cost about what the other processors save
 #: (docs/performance.md has the measurements).
-PARALLEL_FROM_FILES = 16
+PARALLEL_FROM_BYTES = 256 * 1024
 #: Chunks per worker: more balance the load when file sizes differ, fewer cost fewer round trips.
 CHUNKS_PER_WORKER = 4
 
@@ -38,15 +39,39 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def default_jobs(files: int) -> int:
-    """The number of processes for ``files`` files when ``--jobs`` is not given."""
-    return cpu_count() if files >= PARALLEL_FROM_FILES else 1
+def default_jobs(paths: Sequence[str]) -> int:
+    """The number of processes for linting ``paths`` when ``--jobs`` is not given."""
+    sizes = sorted(_size(path) for path in paths)
+    return cpu_count() if sum(sizes[:-1]) >= PARALLEL_FROM_BYTES else 1
 
 
-def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
-    """``task(item)`` for every item, in order, by ``jobs`` processes. ``task`` must return
-    something picklable; it is not pickled itself."""
-    workers = min(jobs, len(items))
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # gone since it was found: reading it will say so
+        return 0
+
+
+def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int,
+                kind: Callable[[T], Hashable] = lambda item: None) -> Iterator[R]:
+    """``task(item)`` for every item, in order, by ``jobs`` processes. The first item of each
+    ``kind`` is done here before the workers fork, so they inherit what it loaded (a parser's
+    modules, its grammar, the catalog's rows) instead of each loading it again. ``task`` must
+    return something picklable; it is not pickled itself."""
+    if min(jobs, len(items)) < 2:
+        yield from map(task, items)
+        return
+    firsts = {kind(item): i for i, item in reversed(list(enumerate(items)))}
+    done = {i: task(items[i]) for i in sorted(firsts.values())}
+    rest = [item for i, item in enumerate(items) if i not in done]
+    pooled = _pooled(task, rest, min(jobs, len(rest)))
+    for i in range(len(items)):
+        yield done.pop(i) if i in done else next(pooled)
+
+
+def _pooled(task: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
+    """``task(item)`` for every item, in order, by a pool of ``workers`` processes forked now,
+    or here where there cannot be one."""
     executor = _pool(task, workers) if workers > 1 else None
     if executor is None:
         yield from map(task, items)
@@ -60,11 +85,7 @@ def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterat
         # cycle collector would rescan them over and over (half the time of receiving them).
         gc.disable()
         for chunk, future in zip(chunks, futures):
-            try:
-                outcomes = future.result()
-            except Exception:  # noqa: BLE001 - the pool did not do this chunk: do it here
-                outcomes = [task(item) for item in chunk]
-            yield from outcomes
+            yield from _outcomes(task, chunk, future)
     except BaseException:
         _stop_now(executor)  # Ctrl-C, or the caller stopped early: leave no worker behind
         raise
@@ -72,6 +93,14 @@ def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterat
         if collecting:
             gc.enable()
         executor.shutdown(cancel_futures=True)
+
+
+def _outcomes(task: Callable, chunk: Sequence, future: Future) -> list:
+    """What the pool did with ``chunk``; done here when it did not."""
+    try:
+        return future.result()
+    except Exception:  # noqa: BLE001 - a worker died, an outcome could not be pickled, ...
+        return [task(item) for item in chunk]
 
 
 def _pool(task: Callable, workers: int) -> ProcessPoolExecutor | None:

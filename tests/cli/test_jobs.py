@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from portlint.parallel import PARALLEL_FROM_FILES, cpu_count
+from portlint.parallel import PARALLEL_FROM_BYTES, cpu_count
 
 FIREWALL = """\
 *filter
@@ -158,27 +158,48 @@ def test_a_worker_that_dies_leaves_its_files_to_the_main_process(cli_process, en
 
 @pytest.fixture
 def probes(tmp_path):
-    def make(count: int):
+    def make(count: int, size: int = 0):
         for i in range(count):
-            (tmp_path / f"{i:02}.probe").write_text("where\n")
+            (tmp_path / f"{i:02}.probe").write_text("where\n".ljust(size, "#"))
         return tmp_path
     return make
 
 
-def parsed_by(cli_process, env, *args) -> set[str]:
-    return {f["message"] for f in cli_process("check", "--isolated", "--output-format", "json", *args, env=env).json()}
+def parsed_by(cli_process, env, *args) -> list[str]:
+    """Who parsed each file, in the order of their names."""
+    findings = cli_process("check", "--isolated", "--output-format", "json", *args, env=env).json()
+    return [f["message"] for f in findings]
 
 
 def test_jobs_puts_workers_to_work(cli_process, env, probes):
+    """Except for the first file of each format, which the main process lints before it forks
+    the workers, so that they inherit what that loaded (here: the plugin's parser)."""
     tree = probes(4)
-    assert parsed_by(cli_process, env, "-j", "2", tree) == {"parsed by a worker"}
-    assert parsed_by(cli_process, env, "-j", "1", tree) == {"parsed"}
+    assert parsed_by(cli_process, env, "-j", "2", tree) == ["parsed"] + 3 * ["parsed by a worker"]
+    assert parsed_by(cli_process, env, "-j", "1", tree) == 4 * ["parsed"]
 
 
 @pytest.mark.skipif(cpu_count() < 2, reason="one processor: every run is serial by default")
-def test_by_default_many_files_are_linted_in_parallel_and_few_serially(cli_process, env, probes):
-    assert parsed_by(cli_process, env, probes(PARALLEL_FROM_FILES - 1)) == {"parsed"}
-    assert parsed_by(cli_process, env, probes(PARALLEL_FROM_FILES)) == {"parsed by a worker"}
+def test_by_default_only_enough_work_is_spread_over_the_processors(cli_process, env, probes):
+    """The largest file does not count: one process lints it whatever the number of them."""
+    size = PARALLEL_FROM_BYTES // 8
+    assert parsed_by(cli_process, env, probes(8, size)) == 8 * ["parsed"]
+    assert parsed_by(cli_process, env, probes(9, size)) == ["parsed"] + 8 * ["parsed by a worker"]
+
+
+@pytest.mark.parametrize("obstacle", ["no fork on this platform", "fork fails"])
+def test_without_workers_the_main_process_lints_every_file(cli, plugin_site, probes, monkeypatch, obstacle):
+    import multiprocessing
+
+    plugin_site.install("probe", PLUGIN)
+    monkeypatch.syspath_prepend(str(plugin_site.path))
+    if obstacle == "fork fails":
+        monkeypatch.setattr(os, "fork", lambda: (_ for _ in ()).throw(BlockingIOError(11, "Resource temporarily unavailable")))
+    else:
+        monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    result = cli("check", "--isolated", "--output-format", "json", "-j", "2", probes(6))
+    assert [f["message"] for f in result.json()] == 6 * ["parsed"]
+    assert result.code == 1 and result.err == ""
 
 
 def test_ports_in_parallel_lists_the_same_declarations(cli_process, mixed):
@@ -212,8 +233,8 @@ def test_ctrl_c_stops_the_workers_at_once_and_quietly(env, probes):
     """Ctrl-C sends SIGINT to the whole process group, while one worker is busy (for ten
     minutes) and the other waits for work: the run exits 130 at once, without a traceback from
     any process, and leaves no worker behind."""
-    tree = probes(PARALLEL_FROM_FILES)
-    (tree / "00.probe").write_text("hang\n")
+    tree = probes(16)
+    (tree / "01.probe").write_text("hang\n")  # 00.probe is linted before the workers fork
     proc = subprocess.Popen([sys.executable, "-m", "portlint", "check", "--isolated", "-j", "2", tree],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                             env={**os.environ, **env})
