@@ -177,7 +177,8 @@ class Linter:
         for failure in self.registry.failures:
             report.findings.append(internal_error("", self._plugin_failure_message(failure)))
         checked: list[_Checked] = []
-        from_files = zip((path for path, _ in files), parallel.ordered_map(self._read_and_check, files, jobs, kind=_format_of))
+        outcomes = parallel.ordered_map(self._read_and_check, files, jobs, kind=_format_of, size=_size_of)
+        from_files = zip((path for path, _ in files), outcomes)
         from_texts = ((path, self._check_text(text, path, fmt, decode_error)) for path, text, fmt, decode_error in texts)
         for path, outcome in itertools.chain(from_files, from_texts):
             if isinstance(outcome, str):
@@ -401,6 +402,10 @@ class _RuleKey:
 
 def _format_of(file: tuple[str, str]) -> str:
     return file[1]
+
+
+def _size_of(file: tuple[str, str]) -> int:
+    return parallel.file_size(file[0])
 
 
 def read_text(path: str) -> tuple[str, Diagnostic | None]:

@@ -41,11 +41,11 @@ def cpu_count() -> int:
 
 def default_jobs(paths: Sequence[str]) -> int:
     """The number of processes for linting ``paths`` when ``--jobs`` is not given."""
-    sizes = sorted(_size(path) for path in paths)
+    sizes = sorted(file_size(path) for path in paths)
     return cpu_count() if sum(sizes[:-1]) >= PARALLEL_FROM_BYTES else 1
 
 
-def _size(path: str) -> int:
+def file_size(path: str) -> int:
     try:
         return os.path.getsize(path)
     except OSError:  # gone since it was found: reading it will say so
@@ -53,16 +53,21 @@ def _size(path: str) -> int:
 
 
 def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int,
-                kind: Callable[[T], Hashable] = lambda item: None) -> Iterator[R]:
-    """``task(item)`` for every item, in order, by ``jobs`` processes. The first item of each
-    ``kind`` is done here before the workers fork, so they inherit what it loaded (a parser's
-    modules, its grammar, the catalog's rows) instead of each loading it again. ``task`` must
-    return something picklable; it is not pickled itself."""
+                kind: Callable[[T], Hashable] = lambda item: None,
+                size: Callable[[T], int] = lambda item: 0) -> Iterator[R]:
+    """``task(item)`` for every item, in order, by ``jobs`` processes. The smallest item of each
+    ``kind`` is done here before the workers fork, so that they inherit what it loaded (a
+    parser's modules, its grammar, the catalog's rows) instead of each loading it again.
+    ``task`` must return something picklable; it is not pickled itself."""
     if min(jobs, len(items)) < 2:
         yield from map(task, items)
         return
-    firsts = {kind(item): i for i, item in reversed(list(enumerate(items)))}
-    done = {i: task(items[i]) for i in sorted(firsts.values())}
+    smallest: dict[Hashable, tuple[int, int]] = {}
+    for i, item in enumerate(items):
+        key, weight = kind(item), size(item)
+        if key not in smallest or weight < smallest[key][0]:
+            smallest[key] = (weight, i)
+    done = {i: task(items[i]) for i in sorted(i for _, i in smallest.values())}
     rest = [item for i, item in enumerate(items) if i not in done]
     pooled = _pooled(task, rest, min(jobs, len(rest)))
     for i in range(len(items)):
