@@ -29,6 +29,7 @@ PARALLEL_FROM_BYTES = 256 * 1024
 CHUNKS_PER_WORKER = 4
 
 _task: Callable | None = None  # a worker's task, inherited through fork (never pickled)
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def cpu_count() -> int:
@@ -118,12 +119,12 @@ def _pool(task: Callable, workers: int) -> ProcessPoolExecutor | None:
     sys.stdout.flush()  # a worker must not write again what this process has not written yet
     sys.stderr.flush()
     try:
-        return ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _adopt, (task,))
+        return ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _adopt, (task, os.getpid()))
     except (NotImplementedError, OSError):  # no working semaphores on this system
         return None
 
 
-def _adopt(task: Callable) -> None:
+def _adopt(task: Callable, parent: int) -> None:
     """A worker's start. Ctrl-C reaches the whole process group, and only the main process
     answers it (it stops the workers): a worker would print a traceback."""
     import signal
@@ -131,6 +132,21 @@ def _adopt(task: Callable) -> None:
     global _task
     _task = task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the main process ends, however it ends (killed, out of memory):
+    waiting for work from a process that is gone, it would wait forever, and keep the run's
+    output pipes open. Linux tells a process of its parent's death; elsewhere the main process
+    stops its workers when it can (Ctrl-C)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before this worker asked to be told
+        os._exit(1)
 
 
 def _submit(executor: ProcessPoolExecutor, chunk: Sequence) -> Future:

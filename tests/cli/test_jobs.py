@@ -229,11 +229,10 @@ def test_more_jobs_than_files_is_fine(cli_process, mixed):
     assert run(cli_process, None, "-j", "64", mixed / "fw0") == run(cli_process, None, "-j", "1", mixed / "fw0")
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers in /proc")
-def test_ctrl_c_stops_the_workers_at_once_and_quietly(env, probes):
-    """Ctrl-C sends SIGINT to the whole process group, while one worker is busy (for ten
-    minutes) and the other waits for work: the run exits 130 at once, without a traceback from
-    any process, and leaves no worker behind."""
+@pytest.fixture
+def hanging_run(env, probes):
+    """``check -j 2`` in a process group of its own, once one worker is busy for ten minutes
+    and the other waits for work: ``(process, worker pids)``."""
     tree = probes(16)
     (tree / "01.probe").write_text("hang\n")
     (tree / "02.probe").write_text("\n")  # the smallest: linted before the workers fork
@@ -246,14 +245,37 @@ def test_ctrl_c_stops_the_workers_at_once_and_quietly(env, probes):
             time.sleep(0.05)
         assert len(workers) == 2
         time.sleep(1)  # the other files are linted by then
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        yield proc, workers
     finally:
         with contextlib.suppress(ProcessLookupError):  # what is left of the group if the test failed
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers in /proc")
+def test_ctrl_c_stops_the_workers_at_once_and_quietly(hanging_run):
+    """Ctrl-C sends SIGINT to the whole process group: the run exits 130 at once, without a
+    traceback from any process, and leaves no worker behind."""
+    proc, workers = hanging_run
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert err.decode() == "" and out.decode() == ""
     time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux tells workers of their parent's death")
+@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL])
+def test_workers_end_with_the_main_process_however_it_ends(hanging_run, kill):
+    """A CI timeout or the OOM killer ends the main process alone: its workers follow, instead
+    of waiting for work forever and keeping the output pipes open."""
+    proc, workers = hanging_run
+    os.kill(proc.pid, kill)
+    proc.communicate(timeout=30)  # returns once no worker holds the pipes any more
+    assert proc.returncode == -kill
+    deadline = time.monotonic() + 10
+    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not [pid for pid in workers if alive(pid)]
 
 
