@@ -16,6 +16,7 @@ from typing import NoReturn, TextIO
 from . import __version__
 from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
+from .parallel import PARALLEL_FROM_BYTES, default_jobs
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("check", "ports", "exposure", "rules", "explain", "port")
@@ -44,7 +45,20 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-path", action="append", metavar="DIR",
                         help="a folder nftables `include` searches after the including file's folder, "
                              "like nft -I (repeatable)")
+    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                        help="lint the files in N processes (default: one per CPU when the files besides the "
+                             f"largest add up to {PARALLEL_FROM_BYTES // 1024} KiB, else 1)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, 1 or more, not {text!r}")
+    return jobs
 
 
 def _add_ephemeral_option(parser: argparse.ArgumentParser) -> None:
@@ -329,7 +343,7 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
         else:
             texts.append((name, text, fmt, decode_error))
     files = linter.select_files(candidates, args.input_format, report, args.skip_unknown)
-    return linter.run(files, report, visit, texts)
+    return linter.run(files, report, visit, texts, jobs=args.jobs or default_jobs([path for path, _ in files]))
 
 
 def _print_problems(report: Report) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .model import Location
+from .model import Location, pickled_as_arguments
 
 
 class Severity(enum.IntEnum):
@@ -25,6 +25,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class Finding:
     code: str

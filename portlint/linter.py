@@ -7,13 +7,14 @@ Nothing a file or a plugin does stops the run: a parser or rule that raises beco
 from __future__ import annotations
 
 import codecs
+import itertools
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import suppression
+from . import parallel, suppression
 from .catalog import Catalog
 from .discovery import Candidate, glob_matches, open_regular, read_head
 from .findings import Finding, Severity
@@ -167,42 +168,42 @@ class Linter:
 
     def run(self, files: list[tuple[str, str]], report: Report | None = None,
             visit: Callable[[Document], None] | None = None,
-            texts: Iterable[tuple[str, str, str, Diagnostic | None]] = ()) -> Report:
-        """Lint ``files`` (``(path, format)``) and ``texts`` already read (standard input:
-        ``(path, text, format, decode error)``) into ``report``, then run the project rules over
-        them and the rest of their project; ``visit`` sees every checked document (``portlint
-        ports``)."""
+            texts: Iterable[tuple[str, str, str, Diagnostic | None]] = (), jobs: int = 1) -> Report:
+        """Lint ``files`` (``(path, format)``), by ``jobs`` processes, and ``texts`` already read
+        (standard input: ``(path, text, format, decode error)``) into ``report``, then run the
+        project rules over them and the rest of their project; ``visit`` sees every checked
+        document (``portlint ports``)."""
         report = report or self.new_report()
         for failure in self.registry.failures:
             report.findings.append(internal_error("", self._plugin_failure_message(failure)))
         checked: list[_Checked] = []
-        for path, fmt in files:
-            try:
-                text, decode_error = read_text(path)
-            except OSError as exc:
-                report.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
+        outcomes = parallel.ordered_map(self._read_and_check, files, jobs, kind=_format_of, size=_size_of)
+        from_files = zip((path for path, _ in files), outcomes)
+        from_texts = ((path, self._check_text(text, path, fmt, decode_error)) for path, text, fmt, decode_error in texts)
+        for path, outcome in itertools.chain(from_files, from_texts):
+            if isinstance(outcome, str):
+                report.problems.append(outcome)
                 continue
-            checked.append(self._check(report, path, text, fmt, decode_error, visit))
-        for path, text, fmt, decode_error in texts:
-            checked.append(self._check(report, path, text, fmt, decode_error, visit))
+            if visit is not None:
+                visit(outcome.document)
+            report.files += 1
+            report.paths.append(path)
+            checked.append(outcome)
         findings = self._conclude(checked, read_project=True)
         paths = {f.location.path for f in findings}
-        report.documents.update((c.context.document.path, c.context.document) for c in checked
-                                if c.context.document.path in paths)
+        report.documents.update((c.document.path, c.document) for c in checked if c.document.path in paths)
         report.findings.extend(findings)
         report.settle()
         return report
 
-    def _check(self, report: Report, path: str, text: str, fmt: str, decode_error: Diagnostic | None,
-               visit: Callable[[Document], None] | None) -> _Checked:
-        checked = self._check_text(text, path, fmt)
-        if decode_error:
-            checked.unfiltered.append(self._as_finding(decode_error))
-        if visit is not None:
-            visit(checked.context.document)
-        report.files += 1
-        report.paths.append(path)
-        return checked
+    def _read_and_check(self, file: tuple[str, str]) -> _Checked | str:
+        """The checked file ``(path, format)``, or why it cannot be read."""
+        path, fmt = file
+        try:
+            text, decode_error = read_text(path)
+        except OSError as exc:
+            return f"{path}: cannot read: {exc.strerror or exc}"
+        return self._check_text(text, path, fmt, decode_error)
 
     def parse(self, text: str, path: str, fmt: str) -> tuple[Document, list[Finding]]:
         """The document of ``text`` and the internal errors met while parsing it."""
@@ -218,9 +219,9 @@ class Linter:
     def lint_text(self, text: str, path: str, fmt: str) -> tuple[Document, list[Finding]]:
         """Lint one text on its own: its project is this document alone (no other file is read)."""
         checked = self._check_text(text, path, fmt)
-        return checked.context.document, self._conclude([checked], read_project=False)
+        return checked.document, self._conclude([checked], read_project=False)
 
-    def _check_text(self, text: str, path: str, fmt: str) -> _Checked:
+    def _check_text(self, text: str, path: str, fmt: str, decode_error: Diagnostic | None = None) -> _Checked:
         """The document of ``text`` and the findings of the per-document rules, unfiltered."""
         from .rules import RuleContext
 
@@ -231,21 +232,25 @@ class Linter:
                 findings.extend(rule.check(ctx))
             except Exception as exc:  # noqa: BLE001 - a crashing rule must not end the run
                 findings.append(self._crash(path, self._rule_crash(rule, exc), exc))
-        return _Checked(ctx, findings)
+        unfiltered = [self._as_finding(decode_error)] if decode_error else []
+        return _Checked(document, findings, unfiltered, ctx)
 
     def _conclude(self, checked: list[_Checked], read_project: bool) -> list[Finding]:
         """The findings of the checked documents and of the project rules, with what inline
         suppressions and per-file ignores silence dropped, and unused suppressions (PL004)
         reported once every finding has met them."""
-        suppressions = _Suppressions(c.context.document for c in checked)
+        from .rules import RuleContext
+
+        suppressions = _Suppressions(c.document for c in checked)
         raw = [f for c in checked for f in c.findings]
-        raw.extend(self._project_findings([c.context for c in checked], read_project))
+        contexts = [c.context or RuleContext(c.document, self.catalog, self.settings) for c in checked]
+        raw.extend(self._project_findings(contexts, read_project))
         findings = suppressions.apply(raw)
         rule = self._unused_suppression
         if rule is not None:
             enabled = lambda key: key.upper() in self._enabled or key.lower() in self._enabled  # noqa: E731
             for c in checked:
-                directives = suppressions.of(c.context.document.path)
+                directives = suppressions.of(c.document.path)
                 findings.extend(rule.finding(location, message)
                                 for location, message in suppression.unused(directives, enabled))
         findings = [f for f in findings if not self._ignored_in_file(f)]
@@ -345,11 +350,17 @@ class Linter:
 class _Checked:
     """A checked document and its findings, waiting for the project rules (which may report on
     it) before suppressions are applied; ``unfiltered`` findings are never suppressed (a file
-    that is not UTF-8)."""
+    that is not UTF-8). A worker process sends it back without its context, which holds the
+    catalog and the per-document caches (exposures, chains): the project rules make it again
+    where they need it."""
 
-    context: RuleContext
+    document: Document
     findings: list[Finding]
-    unfiltered: list[Finding] = field(default_factory=list)
+    unfiltered: list[Finding]
+    context: RuleContext | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "context": None}
 
 
 class _Suppressions:
@@ -387,6 +398,14 @@ class _RuleKey:
     def __init__(self, finding: Finding) -> None:
         object.__setattr__(self, "code", finding.code)
         object.__setattr__(self, "name", finding.name)
+
+
+def _format_of(file: tuple[str, str]) -> str:
+    return file[1]
+
+
+def _size_of(file: tuple[str, str]) -> int:
+    return parallel.file_size(file[0])
 
 
 def read_text(path: str) -> tuple[str, Diagnostic | None]:

@@ -6,15 +6,29 @@ parse tree or a YAML node, so a rule written once works on every format. Lines a
 """
 from __future__ import annotations
 
+import operator
 import re
 from array import array
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass, field, fields
+from typing import TypeVar, Union
 
 MIN_PORT = 0
 MAX_PORT = 65535
+R = TypeVar("R")
 
 
+def pickled_as_arguments(cls: type[R]) -> type[R]:
+    """Pickle a frozen dataclass as its constructor's arguments. The ``__getstate__`` and
+    ``__setstate__`` that dataclasses give frozen slotted classes loop over the fields in Python,
+    and ``--jobs`` workers send back hundreds of thousands of these records: this about halves
+    the time to send them and to receive them."""
+    names = [f.name for f in fields(cls)]
+    get = operator.attrgetter(*names)
+    cls.__reduce__ = (lambda self: (cls, get(self))) if len(names) > 1 else (lambda self: (cls, (get(self),)))
+    return cls
+
+
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True, order=True)
 class PortRange:
     """An inclusive port range as written: ``start > end`` is kept (it matches no port)."""
@@ -77,6 +91,7 @@ def format_ranges(ranges: tuple[PortRange, ...]) -> str:
     return ", ".join(str(r) for r in ranges)
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class Location:
     path: str
@@ -86,6 +101,7 @@ class Location:
     end_column: int | None = None
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class PortMatch:
     """One port match of a rule: the ranges as written, and whether the match is negated."""
@@ -115,6 +131,7 @@ class Action:
     CLOSING = frozenset({DROP, REJECT})
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class FirewallRule:
     """A rule of an iptables or nftables ruleset that matches on ports (or may: every rule is kept
@@ -166,6 +183,7 @@ class Hook:
     INGRESS = "ingress"
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class ChainPolicy:
     """A chain declaration: base chains have a hook, a type and a policy; user chains have none."""
@@ -180,6 +198,7 @@ class ChainPolicy:
     policy: str | None = None  # accept / drop
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class PortBinding:
     """A compose ``ports:`` entry (published) or an ``expose:`` entry (container only)."""
@@ -198,6 +217,7 @@ class PortBinding:
 Declaration = Union[FirewallRule, PortBinding]
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """How a compose service reaches the network, beside its PortBindings (joined by ``service``).
@@ -215,6 +235,7 @@ class ServiceSettings:
     format: str = "compose"
 
 
+@pickled_as_arguments
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """A problem a parser met in the input; the rule with this code turns it into a finding."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +63,37 @@ def cli_process():
         return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
     return run
+
+
+class PluginSite:
+    """A folder of installed plugins: each a module and a dist-info whose entry point is in group
+    ``portlint``, which is exactly what ``pip install`` of a plugin package leaves behind."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def install(self, name: str, module_source: str | Path, entry_name: str | None = None) -> None:
+        module = name.replace("-", "_")
+        if isinstance(module_source, Path):
+            shutil.copy(module_source, self.path / f"{module}.py")
+        else:
+            (self.path / f"{module}.py").write_text(textwrap.dedent(module_source))
+        dist = self.path / f"{module}-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text(f"[portlint]\n{entry_name or name} = {module}\n")
+
+    @property
+    def env(self) -> dict:
+        """The environment of a ``cli_process`` run that sees these plugins."""
+        return {"PYTHONPATH": os.pathsep.join([str(self.path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+@pytest.fixture
+def plugin_site(tmp_path) -> PluginSite:
+    path = tmp_path / "site"
+    path.mkdir()
+    return PluginSite(path)
 
 
 @pytest.fixture(scope="session")

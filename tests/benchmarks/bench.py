@@ -118,10 +118,31 @@ def workloads(tmp: Path, args, portlint: list[str]) -> list[Workload]:
         found.append(Workload(f"compose: {len(files)} files in one call", [*check, *files],
                               reference([compose_lint, *files]) if compose_lint else None,
                               "compose-lint", target=1.0))
+    found.extend(jobs_workloads(tmp, [str(p) for p in corpus], check))
     big = generate("gen_compose.py", ["1000"], tmp / "big" / "compose.yaml")
     found.append(Workload("compose: 1000 services", [*check, str(big)],
                           reference(["docker-compose", "-f", str(big), "config", "-q"]), "docker-compose config",
                           target=0.5))
+    return found
+
+
+def jobs_workloads(tmp: Path, corpus: list[str], check: list[str]) -> list[Workload]:
+    """``--jobs 2`` against ``--jobs 1`` (the reference) on many files: the corpus's compose
+    files, 200 generated compose files of 5-24 services, and 200 generated firewalls
+    (kube-proxy dumps of 200-1000 rules, nftables rulesets of 100-500)."""
+    composes = tmp / "many-compose"
+    for i in range(200):
+        generate("gen_compose.py", [str(5 + i % 20), "--seed", str(i)], composes / f"compose-{i}.yml")
+    firewalls = tmp / "many-firewalls"
+    for i in range(100):
+        generate("gen_kubeproxy.py", [str(200 + i * 37 % 800), "--seed", str(i)], firewalls / f"kube-{i}.rules.v4")
+        generate("gen_nft.py", [str(100 + i * 53 % 400), "--seed", str(i)], firewalls / f"fw-{i}.nft")
+    found = []
+    for name, paths in ((f"{len(corpus)} compose files", corpus), ("200 compose files", [str(composes)]),
+                        ("200 firewall files", [str(firewalls)])):
+        if paths:
+            found.append(Workload(f"--jobs 2: {name}", [*check, "--jobs", "2", *paths],
+                                  [*check, "--jobs", "1", *paths], "portlint --jobs 1"))
     return found
 
 

@@ -2,8 +2,6 @@
 reported as PL000 naming it while the run goes on."""
 from __future__ import annotations
 
-import os
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -19,31 +17,6 @@ RULES = textwrap.dedent("""\
 """)
 
 
-def install(site: Path, name: str, module_source: str | Path, entry_name: str | None = None) -> None:
-    """Put ``module`` on ``site`` with a dist-info whose entry point is in group ``portlint``,
-    which is exactly what ``pip install`` of a plugin package leaves behind."""
-    module = name.replace("-", "_")
-    if isinstance(module_source, Path):
-        shutil.copy(module_source, site / f"{module}.py")
-    else:
-        (site / f"{module}.py").write_text(textwrap.dedent(module_source))
-    dist = site / f"{module}-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[portlint]\n{entry_name or name} = {module}\n")
-
-
-@pytest.fixture
-def site(tmp_path):
-    path = tmp_path / "site"
-    path.mkdir()
-    return path
-
-
-def env_for(site: Path) -> dict:
-    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-
-
 @pytest.fixture
 def rules_file(tmp_path):
     path = tmp_path / "rules.v4"
@@ -51,9 +24,9 @@ def rules_file(tmp_path):
     return path
 
 
-def test_plugin_rule_and_reporter_work_from_the_cli(cli_process, site, rules_file):
-    install(site, "portlint-example", HERE / "portlint_example.py", "example")
-    env = env_for(site)
+def test_plugin_rule_and_reporter_work_from_the_cli(cli_process, plugin_site, rules_file):
+    plugin_site.install("portlint-example", HERE / "portlint_example.py", "example")
+    env = plugin_site.env
     listed = cli_process("rules", env=env)
     assert "EXA001  admin-ui-exposed" in listed.out
     result = cli_process("check", rules_file, "--output-format", "count", env=env)
@@ -63,9 +36,9 @@ def test_plugin_rule_and_reporter_work_from_the_cli(cli_process, site, rules_fil
     assert "rules.v4:3:32: EXA001 [error] 8443/tcp (admin UI) accepted from any source on INPUT" in text.out
 
 
-def test_plugin_that_fails_to_import_is_reported_and_the_run_goes_on(cli_process, site, rules_file):
-    install(site, "broken-import", "raise RuntimeError('missing dependency')\n")
-    result = cli_process("check", rules_file, env=env_for(site))
+def test_plugin_that_fails_to_import_is_reported_and_the_run_goes_on(cli_process, plugin_site, rules_file):
+    plugin_site.install("broken-import", "raise RuntimeError('missing dependency')\n")
+    result = cli_process("check", rules_file, env=plugin_site.env)
     assert "PL000 [error] plugin 'broken-import': failed to load" in result.out
     assert "missing dependency" in result.out
     assert "PL201" in result.out  # the built-in rules still ran
@@ -73,8 +46,8 @@ def test_plugin_that_fails_to_import_is_reported_and_the_run_goes_on(cli_process
     assert "Traceback" not in result.out + result.err
 
 
-def test_rule_that_raises_is_an_internal_error_naming_the_plugin(cli_process, site, rules_file, tmp_path):
-    install(site, "raising-rule", """\
+def test_rule_that_raises_is_an_internal_error_naming_the_plugin(cli_process, plugin_site, rules_file, tmp_path):
+    plugin_site.install("raising-rule", """\
         from portlint.findings import Severity
         from portlint.hookspecs import hookimpl
         from portlint.rules import Rule
@@ -94,7 +67,7 @@ def test_rule_that_raises_is_an_internal_error_naming_the_plugin(cli_process, si
     """)
     other = tmp_path / "other.rules"
     other.write_text(RULES)
-    result = cli_process("check", rules_file, other, "--output-format", "json", env=env_for(site))
+    result = cli_process("check", rules_file, other, "--output-format", "json", env=plugin_site.env)
     findings = result.json()
     internal = [f for f in findings if f["code"] == "PL000"]
     assert {f["path"] for f in internal} == {str(rules_file), str(other)}
@@ -102,26 +75,26 @@ def test_rule_that_raises_is_an_internal_error_naming_the_plugin(cli_process, si
                for f in internal)
     assert sum(f["code"] == "PL201" for f in findings) == 2  # both files were still linted
     assert result.code == 2
-    debug = cli_process("check", rules_file, "--debug", env=env_for(site))
+    debug = cli_process("check", rules_file, "--debug", env=plugin_site.env)
     assert "Traceback" in debug.err and "ZeroDivisionError" in debug.err
 
 
-def test_plugin_with_a_misspelt_hook_is_rejected(cli_process, site, rules_file):
-    install(site, "misspelt", """\
+def test_plugin_with_a_misspelt_hook_is_rejected(cli_process, plugin_site, rules_file):
+    plugin_site.install("misspelt", """\
         from portlint.hookspecs import hookimpl
 
         @hookimpl
         def portlint_register_rule():
             return []
     """)
-    result = cli_process("check", rules_file, env=env_for(site))
+    result = cli_process("check", rules_file, env=plugin_site.env)
     assert "plugin 'misspelt': failed to load" in result.out
     assert "portlint_register_rule" in result.out
     assert result.code == 2
 
 
-def test_plugin_rule_code_collision_is_reported(cli_process, site, rules_file):
-    install(site, "collision", """\
+def test_plugin_rule_code_collision_is_reported(cli_process, plugin_site, rules_file):
+    plugin_site.install("collision", """\
         from portlint.findings import Severity
         from portlint.hookspecs import hookimpl
         from portlint.rules import Rule
@@ -139,7 +112,7 @@ def test_plugin_rule_code_collision_is_reported(cli_process, site, rules_file):
         def portlint_register_rules():
             return [Clash]
     """)
-    result = cli_process("check", rules_file, env=env_for(site))
+    result = cli_process("check", rules_file, env=plugin_site.env)
     assert "plugin 'collision': rule code PL101 is already registered by portlint.rules.catalog_facts" in result.out
     assert result.code == 2
 
@@ -151,8 +124,8 @@ def test_builtins_register_through_the_public_hooks(registry):
     assert registry.failures == []
 
 
-def test_a_plugin_extends_the_catalog_and_the_risk_lists(cli_process, site, tmp_path):
-    install(site, "site-risks", """\
+def test_a_plugin_extends_the_catalog_and_the_risk_lists(cli_process, plugin_site, tmp_path):
+    plugin_site.install("site-risks", """\
         from portlint.catalog import ASSIGNED, CatalogEntry, Risk
         from portlint.hookspecs import hookimpl
 
@@ -163,13 +136,13 @@ def test_a_plugin_extends_the_catalog_and_the_risk_lists(cli_process, site, tmp_
     """)
     rules = tmp_path / "rules.v4"
     rules.write_text("*filter\n-A INPUT -p tcp --dport 7777 -j ACCEPT\nCOMMIT\n")
-    result = cli_process("check", "--isolated", rules, "--output-format", "json", env=env_for(site))
+    result = cli_process("check", "--isolated", rules, "--output-format", "json", env=plugin_site.env)
     assert [(f["code"], f["message"].split(" accepted")[0]) for f in result.json()] == [
         ("PL203", "7777/tcp (billing-admin)")]  # admin plane by the plugin; no PL102: assigned
 
 
-def test_a_reporter_that_raises_is_an_internal_error_and_the_findings_still_print(cli_process, site, rules_file):
-    install(site, "broken-reporter", """\
+def test_a_reporter_that_raises_is_an_internal_error_and_the_findings_still_print(cli_process, plugin_site, rules_file):
+    plugin_site.install("broken-reporter", """\
         from portlint.hookspecs import hookimpl
         from portlint.reporters import Reporter
 
@@ -184,7 +157,7 @@ def test_a_reporter_that_raises_is_an_internal_error_and_the_findings_still_prin
         def portlint_register_reporters():
             return [Broken]
     """)
-    result = cli_process("check", "--isolated", rules_file, "--output-format", "broken", env=env_for(site))
+    result = cli_process("check", "--isolated", rules_file, "--output-format", "broken", env=plugin_site.env)
     assert result.code == 2
     assert "PL000 [error] reporter 'broken' (plugin broken-reporter) crashed: RuntimeError: disk full" in result.out
     assert "PL201" in result.out and "Traceback" not in result.out + result.err
