@@ -191,9 +191,8 @@ class ExposureRule(Rule):
     judges: ClassVar[str] = "exposed"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        for exposure in ctx.exposures:
-            ranges = exposure.exposed if self.judges == "exposed" else exposure.service
-            if not ranges or port_count(ranges) >= ctx.settings.broad_range or not self.applies(exposure):
+        for exposure, ranges in ctx.shared(_narrow_exposures)[self.judges]:
+            if not self.applies(exposure):
                 continue
             ports, reasons = self._judge(ranges, exposure.protocols, ctx)
             if ports:
@@ -202,32 +201,42 @@ class ExposureRule(Rule):
 
     def _judge(self, ranges: tuple[PortRange, ...], protocols: tuple[str, ...],
                ctx: RuleContext) -> tuple[list[int], list[Hashable]]:
-        """The ports of ``ranges`` that concern this rule and their distinct reasons."""
+        """The ports of ``ranges`` that concern this rule and their distinct reasons; what
+        concerns the rule is worked out once per run for each block of ports: rulesets repeat
+        ports and ranges rule after rule."""
         ports: list[int] = []
         reasons: dict[Hashable, None] = {}
+        blocks = self.__dict__.setdefault("_blocks", {})
         for proto in protocols:
             for r in ranges:
                 for block in range(r.start // _BLOCK, r.end // _BLOCK + 1):
-                    for port, reason in self._block(block, proto, ctx):
+                    found = blocks.get((block, proto))
+                    if found is None:
+                        found = blocks[block, proto] = self._block(block, proto, ctx)
+                    if not found.ports:
+                        continue
+                    if r.start <= found.ports[0] and found.ports[-1] <= r.end:  # the whole block
+                        ports.extend(found.ports)
+                        reasons.update(found.reasons)
+                        continue
+                    for port, reason in zip(found.ports, found.reason_of):
                         if r.start <= port <= r.end:
                             ports.append(port)
                             reasons.setdefault(reason, None)
         return ports, list(reasons)
 
-    def _block(self, block: int, protocol: str, ctx: RuleContext) -> list[tuple[int, Hashable]]:
-        """``(port, reason)`` of the ports of one block of ``_BLOCK`` ports that concern this
-        rule, computed once per run: rulesets repeat ports and ranges rule after rule."""
-        memo = self.__dict__.setdefault("_blocks", {})
-        found = memo.get((block, protocol))
-        if found is None:
-            settings = ctx.settings
-            found = memo[block, protocol] = []
-            for port in range(block * _BLOCK, min((block + 1) * _BLOCK, MAX_PORT + 1)):
-                if settings.allowed and settings.is_allowed(port, protocol):
-                    continue
-                reason = self.concerns(port, protocol, ctx)
-                if reason is not None:
-                    found.append((port, reason))
+    def _block(self, block: int, protocol: str, ctx: RuleContext) -> _Concerned:
+        """The ports of one block of ``_BLOCK`` ports that concern this rule."""
+        settings = ctx.settings
+        found = _Concerned([], [], {})
+        for port in range(block * _BLOCK, min((block + 1) * _BLOCK, MAX_PORT + 1)):
+            if settings.allowed and settings.is_allowed(port, protocol):
+                continue
+            reason = self.concerns(port, protocol, ctx)
+            if reason is not None:
+                found.ports.append(port)
+                found.reason_of.append(reason)
+                found.reasons.setdefault(reason, None)
         return found
 
     def applies(self, exposure: Exposure) -> bool:
@@ -244,6 +253,29 @@ class ExposureRule(Rule):
     def message(self, ports: str, reasons: list, exposure: Exposure) -> str:
         """The one message for every port of ``exposure`` that concerns this rule."""
         raise NotImplementedError
+
+
+@dataclass(slots=True)
+class _Concerned:
+    """The ports of a block that concern a rule, each one's reason, and the distinct reasons in
+    order (a range that holds the whole block takes them at once)."""
+
+    ports: list[int]
+    reason_of: list[Hashable]
+    reasons: dict[Hashable, None]
+
+
+def _narrow_exposures(ctx: RuleContext) -> dict[str, list[tuple[Exposure, tuple[PortRange, ...]]]]:
+    """For each kind of port an exposure rule judges (exposed, service), the exposures that have
+    such ports, fewer than ``broad_range`` (wider ranges are PL302's), and those ports: worked
+    out once per document for every exposure rule."""
+    narrow: dict[str, list[tuple[Exposure, tuple[PortRange, ...]]]] = {"exposed": [], "service": []}
+    broad = ctx.settings.broad_range
+    for exposure in ctx.exposures:
+        for judges, ranges in (("exposed", exposure.exposed), ("service", exposure.service)):
+            if ranges and port_count(ranges) < broad:
+                narrow[judges].append((exposure, ranges))
+    return narrow
 
 
 def with_protocol(ports: str, exposure: Exposure, protocol: str | None = None) -> str:

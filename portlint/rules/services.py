@@ -20,7 +20,7 @@ class CleartextService(ExposureRule):
     judges = "service"
 
     def concerns(self, port, protocol, ctx: RuleContext):
-        for risk in ctx.catalog.risks_for(port, protocol, "cleartext"):
+        for risk in risks(ctx, port, protocol, "cleartext"):
             return (risk.label, risk.detail)
         return None
 
@@ -53,7 +53,7 @@ class AmplificationVector(ExposureRule):
     def concerns(self, port, protocol, ctx: RuleContext):
         if protocol != "udp":
             return None
-        for risk in ctx.catalog.risks_for(port, "udp", "amplification"):
+        for risk in risks(ctx, port, "udp", "amplification"):
             return (risk.label, risk.detail)
         return None
 
@@ -82,13 +82,19 @@ class ExposedAdminService(ExposureRule):
         return exposure.from_any_source
 
     def concerns(self, port, protocol, ctx: RuleContext):
-        for risk in ctx.catalog.risks_for(port, protocol, "admin"):
+        for risk in risks(ctx, port, protocol, "admin"):
             return risk.label
         return None
 
     def message(self, ports, reasons, exposure):
         return (f"{with_protocol(ports, exposure)} ({', '.join(reasons)}) {exposure.describe()}: "
                 "allow only the hosts that administer it, or bind it to a private address")
+
+
+def risks(ctx: RuleContext, port: int, protocol: str, kind: str) -> list:
+    """The catalog's risks of one kind for ``port``/``protocol``, from its :class:`PortInfo`
+    (built once per port for every rule)."""
+    return [risk for risk in ctx.catalog.info(port, protocol).risks if risk.kind == kind]
 
 
 @hookimpl
