@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, NamedTuple, TypeVar
 
 from ..catalog import Catalog
 from ..exposure import ChainGraph, ChainPaths, Exposure, document_exposures
@@ -217,7 +217,7 @@ class ExposureRule(Rule):
                         continue
                     if r.start <= found.ports[0] and found.ports[-1] <= r.end:  # the whole block
                         ports.extend(found.ports)
-                        reasons.update(found.reasons)
+                        reasons.update(dict.fromkeys(found.reasons))
                         continue
                     for port, reason in zip(found.ports, found.reason_of):
                         if r.start <= port <= r.end:
@@ -228,16 +228,15 @@ class ExposureRule(Rule):
     def _block(self, block: int, protocol: str, ctx: RuleContext) -> _Concerned:
         """The ports of one block of ``_BLOCK`` ports that concern this rule."""
         settings = ctx.settings
-        found = _Concerned([], [], {})
+        ports, reasons = [], []
         for port in range(block * _BLOCK, min((block + 1) * _BLOCK, MAX_PORT + 1)):
             if settings.allowed and settings.is_allowed(port, protocol):
                 continue
             reason = self.concerns(port, protocol, ctx)
             if reason is not None:
-                found.ports.append(port)
-                found.reason_of.append(reason)
-                found.reasons.setdefault(reason, None)
-        return found
+                ports.append(port)
+                reasons.append(reason)
+        return _Concerned(tuple(ports), tuple(reasons), tuple(dict.fromkeys(reasons)))
 
     def applies(self, exposure: Exposure) -> bool:
         """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""
@@ -255,14 +254,14 @@ class ExposureRule(Rule):
         raise NotImplementedError
 
 
-@dataclass(slots=True)
-class _Concerned:
+class _Concerned(NamedTuple):
     """The ports of a block that concern a rule, each one's reason, and the distinct reasons in
-    order (a range that holds the whole block takes them at once)."""
+    order (a range that holds the whole block takes them at once). Tuples: the cycle collector
+    stops tracking them, and a run remembers thousands."""
 
-    ports: list[int]
-    reason_of: list[Hashable]
-    reasons: dict[Hashable, None]
+    ports: tuple[int, ...]
+    reason_of: tuple[Hashable, ...]
+    reasons: tuple[Hashable, ...]
 
 
 def _narrow_exposures(ctx: RuleContext) -> dict[str, list[tuple[Exposure, tuple[PortRange, ...]]]]:
