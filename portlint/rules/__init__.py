@@ -191,12 +191,18 @@ class ExposureRule(Rule):
     judges: ClassVar[str] = "exposed"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        judged = self.__dict__.setdefault("_judged", {})  # for the run: rulesets repeat their ports
         for exposure, ranges in ctx.shared(_narrow_exposures)[self.judges]:
             if not self.applies(exposure):
                 continue
-            ports, reasons = self._judge(ranges, exposure.protocols, ctx)
-            if ports:
-                yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure),
+            key = (ranges, exposure.protocols)
+            found = judged.get(key)
+            if found is None:
+                ports, reasons = self._judge(ranges, exposure.protocols, ctx)
+                found = judged[key] = (ports_text(ports) if ports else "", tuple(reasons))
+            ports_written, reasons = found
+            if ports_written:
+                yield self.finding(exposure.location, self.message(ports_written, list(reasons), exposure),
                                    exposure.declaration)
 
     def _judge(self, ranges: tuple[PortRange, ...], protocols: tuple[str, ...],
