@@ -31,6 +31,8 @@ _TOKEN = re.compile(r"""[ \t]*(?:
   | (?P<mark>!=|==|<=|>=|<<|>>|[{},:/@$<>!-])
   | (?P<end>[\n;\#])
 )""", re.VERBOSE)
+#: What follows a rule read in one go: blanks, maybe a comment, then the newline or `;`.
+_SEPARATOR = re.compile(r"[ \t]*(?:#[^\n]*)?(\n|;)")
 #: The characters after which a name or a number is the whole word.
 _AFTER = {"name": frozenset(" \t\n;#,{}$@!=<>"), "number": frozenset(" \t\n;#,}-/")}
 _TERMINALS = {"name": "WORD", "number": "WORD", "quoted": "QUOTED"}
@@ -79,11 +81,28 @@ class FastRuleLexer:
                     lexer_state.line_ctr.feed(token, test_newline=False)
                     lexer_state.last_token = token
                     yield token
+                    yield self.separator(lexer_state)
                     continue
             token = next(tokens, None)
             if token is None:
                 return
             yield token
+
+    def separator(self, lexer_state) -> Token:
+        """The newline or `;` that ends a rule read in one go, as the lexer makes it (after the
+        blanks and the comment it skips)."""
+        text = lexer_state.text
+        text = text if isinstance(text, str) else text.text
+        counter = lexer_state.line_ctr
+        end = _SEPARATOR.match(text, counter.char_pos)
+        counter.feed(text[counter.char_pos:end.start(1)], test_newline=False)
+        value = end.group(1)
+        token = Token("_NL" if value == "\n" else self.rules.keywords[value], value, counter.char_pos, counter.line,
+                      counter.column)
+        counter.feed(value)
+        token.end_line, token.end_column, token.end_pos = counter.line, counter.column, counter.char_pos
+        lexer_state.last_token = token
+        return token
 
 
 def _shifts(states, state_stack: list[int], terminal: str) -> bool:
