@@ -291,11 +291,10 @@ def with_protocol(ports: str, exposure: Exposure, protocol: str | None = None) -
 
 def ports_text(ports: list[int]) -> str:
     """``[22, 23, 24, 80]`` -> ``"22-24, 80"``."""
-    ordered = sorted(set(ports))
-    runs: list[PortRange] = []
-    for p in ordered:
-        if runs and p == runs[-1].end + 1:
-            runs[-1] = PortRange(runs[-1].start, p)
+    runs: list[list[int]] = []  # [first, last]: a range of a thousand ports makes one run
+    for p in sorted(set(ports)):
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
         else:
-            runs.append(PortRange(p, p))
-    return ", ".join(str(r) for r in runs)
+            runs.append([p, p])
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in runs)

@@ -42,6 +42,8 @@ class UnassignedPort(ExposureRule):
         info = ctx.catalog.info(port, protocol)
         if info.range_class.name == "dynamic" or info.status != UNASSIGNED:
             return None
+        if not info.entries:  # most ports: nothing is known about them
+            return ""
         return "; ".join(dict.fromkeys(n for e in info.entries if set(e.tags) & set(UNOFFICIAL_TAGS) for n in e.notes))
 
     def message(self, ports, reasons, exposure):
