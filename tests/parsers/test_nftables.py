@@ -149,6 +149,19 @@ def test_translations(parse):
         (Action.DNAT, "2001:db8::1", (PortRange(8443, 8443),))]
 
 
+@pytest.mark.parametrize("address,expected", [
+    ("[::ffff:10.0.0.1]:8443", ("::ffff:10.0.0.1", (PortRange(8443, 8443),))),
+    ("[fe80::1]:8443", ("fe80::1", (PortRange(8443, 8443),))), ("fe80::1", ("fe80::1", None)),
+    ("[fe80::1:8443", None),  # no closing bracket: no address
+])
+def test_ipv6_translation_addresses_in_brackets_or_not(parse, address, expected):
+    doc = nft(parse, chain(f"tcp dport 443 dnat ip6 to {address}\n", hook="type nat hook prerouting priority dstnat;"))
+    if expected is None:
+        assert codes(doc) == [("PL001", 4, 27)] and doc.declarations == []
+    else:
+        assert [(r.to_address, r.to_ports) for r in doc.declarations] == [expected]
+
+
 def test_a_map_a_translation_looks_up_gives_each_element_its_target(parse):
     doc = nft(parse, chain("""\
         dnat to tcp dport map { 80 : 10.0.0.1, 8080 : 10.0.0.2 }
