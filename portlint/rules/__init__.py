@@ -192,9 +192,10 @@ class ExposureRule(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         judged = self.__dict__.setdefault("_judged", {})  # for the run: rulesets repeat their ports
-        for exposure, ranges in ctx.shared(_narrow_exposures)[self.judges]:
+        for exposure in ctx.shared(_narrow_exposures)[self.judges]:
             if not self.applies(exposure):
                 continue
+            ranges = exposure.exposed if self.judges == "exposed" else exposure.service
             key = (ranges, exposure.protocols)
             found = judged.get(key)
             if found is None:
@@ -270,17 +271,13 @@ class _Concerned(NamedTuple):
     reasons: tuple[Hashable, ...]
 
 
-def _narrow_exposures(ctx: RuleContext) -> dict[str, list[tuple[Exposure, tuple[PortRange, ...]]]]:
+def _narrow_exposures(ctx: RuleContext) -> dict[str, list[Exposure]]:
     """For each kind of port an exposure rule judges (exposed, service), the exposures that have
-    such ports, fewer than ``broad_range`` (wider ranges are PL302's), and those ports: worked
-    out once per document for every exposure rule."""
-    narrow: dict[str, list[tuple[Exposure, tuple[PortRange, ...]]]] = {"exposed": [], "service": []}
+    such ports, fewer than ``broad_range`` (wider ranges are PL302's): worked out once per
+    document for every exposure rule."""
     broad = ctx.settings.broad_range
-    for exposure in ctx.exposures:
-        for judges, ranges in (("exposed", exposure.exposed), ("service", exposure.service)):
-            if ranges and port_count(ranges) < broad:
-                narrow[judges].append((exposure, ranges))
-    return narrow
+    return {"exposed": [e for e in ctx.exposures if e.exposed and port_count(e.exposed) < broad],
+            "service": [e for e in ctx.exposures if e.service and port_count(e.service) < broad]}
 
 
 def with_protocol(ports: str, exposure: Exposure, protocol: str | None = None) -> str:
