@@ -53,6 +53,8 @@ _OPERATORS = frozenset({"==", "!=", "<", ">", "<=", ">="})
 _VALUE_KEYWORDS = frozenset("""ether ip ip6 vlan arp dnat snat ecn reset tcp udp udplite esp ah icmp igmp
     icmpv6 comp dccp sctp redirect""".split())
 _REJECT_FAMILIES = frozenset({"icmp", "icmpv6", "icmpx"})
+_LOG_OPTIONS = ("prefix", "level", "group")
+_TIME_UNITS = ("second", "minute", "hour", "day", "week")
 
 
 class FastRule(Token):
@@ -131,7 +133,8 @@ class LineRules:
     nexthdr``, ``icmp|icmpv6 type``, ``[meta] iifname|oifname|iif|oif|mark``, ``meta KEY``, ``ct
     state|status``) with an optional ``==`` ``!=`` ``<`` ``>`` ``<=`` ``>=`` and a value, range,
     prefix, list, ``{ set }``, ``@set`` or ``$variable``; a verdict map (``KEY vmap { v : verdict,
-    ... }`` or ``vmap @map``); ``counter``; a verdict; ``reject [with ...]``.
+    ... }`` or ``vmap @map``); ``counter [packets N bytes N]``; ``log`` with a prefix, level or
+    group; ``limit rate [over] N/UNIT [burst N packets]``; a verdict; ``reject [with ...]``.
     """
 
     def __init__(self, transformer, keywords: dict[str, str], reserved: dict[str, str], word: re.Pattern,
@@ -141,7 +144,8 @@ class LineRules:
         self.reserved = reserved  # the words nft reserves everywhere -> their terminal
         self.word = word  # the grammar's WORD
         self.number = number
-        self.starts = frozenset(_FIELDS) | _META_KEYS | _ALL_VERDICTS | {"meta", "ct", "counter", "reject"}
+        self.starts = frozenset(_FIELDS) | _META_KEYS | _ALL_VERDICTS | {"meta", "ct", "counter", "log", "limit",
+                                                                          "reject"}
 
     def read(self, lexer_state) -> FastRule | None:
         text = lexer_state.text
@@ -223,6 +227,11 @@ class _Reader:
     def punctuation(self, mark: str) -> Token | None:
         return self.take(self.keywords[mark]) if self.token.type == mark else None
 
+    def number(self) -> str | None:
+        """The next word, if it is a number (NUMBER)."""
+        value = self.word()
+        return value if value is not None and self._terminal(value) == "NUMBER" else None
+
     def name(self) -> Token | None:
         """A name (STRING): a word that is no keyword anywhere, nor a number."""
         value = self.word()
@@ -260,7 +269,11 @@ class _Reader:
         if value in _ALL_VERDICTS:
             return self.verdict()
         if value == "counter":
-            return self.build.counter_stmt([self.take(self.keywords["counter"])])
+            return self.counter()
+        if value == "log":
+            return self.log()
+        if value == "limit":
+            return self.limit()
         if value == "reject":
             return self.reject()
         left = self.packet_field()
@@ -283,6 +296,55 @@ class _Reader:
             return None if kind is None else self.build.verdict([kind])
         target = self.name()
         return None if target is None else self.build.verdict([kind, target])
+
+    def counter(self) -> Any:
+        """``counter``, with the values ``nft list ruleset`` shows (``packets 3 bytes 180``)."""
+        children = [self.keyword("counter")]
+        while self.word() in ("packets", "bytes"):
+            children.append(self.keyword("packets", "bytes"))
+            if self.number() is None:
+                return None
+            children.append(self.take("NUMBER"))
+        return self.build.counter_stmt(children)
+
+    def log(self) -> Any:
+        """``log`` with a prefix, a level or a group."""
+        children = [self.keyword("log")]
+        while self.word() in _LOG_OPTIONS:
+            option = self.keyword(*_LOG_OPTIONS)
+            if option.value == "group":
+                value = None if self.number() is None else self.take("NUMBER")
+            elif self.token.type == "QUOTED":
+                value = self.take()
+            else:
+                value = self.name()
+            if value is None:
+                return None
+            children.append(self.build.log_arg([option, value]))
+        return self.build.log_stmt(children)
+
+    def limit(self) -> Any:
+        """``limit rate [over] N/UNIT [burst N packets]``."""
+        children = [self.keyword("limit"), self.keyword("rate")]
+        if children[1] is None:
+            return None
+        if self.word() in ("over", "until"):
+            children.append(self.build.limit_mode([self.keyword("over", "until")]))
+        if self.number() is None:
+            return None
+        rate = [self.take("NUMBER"), self.punctuation("/"), self.keyword(*_TIME_UNITS)]
+        if rate[1] is None or rate[2] is None:
+            return None
+        children.append(self.build.limit_rate_pkts([rate[0], rate[1], self.build.time_unit([rate[2]])]))
+        if self.word() == "burst":
+            burst = [self.keyword("burst")]
+            if self.number() is None:
+                return None
+            burst += [self.take("NUMBER"), self.keyword("packets")]
+            if burst[2] is None:
+                return None
+            children.append(self.build.limit_burst_pkts(burst))
+        return self.build.limit_stmt(children)
 
     def reject(self) -> Any:
         children = [self.keyword("reject")]

@@ -76,7 +76,10 @@ SHAPES = [
     "ip saddr vmap @tenants", "jump tenant_1", "goto other", "return", "counter", "drop",
     "reject", "reject with icmpx type admin-prohibited", "reject with icmp host-unreachable",
     "reject with tcp reset", "reject with icmpv6 type 1", "tcp dport 22 accept; udp dport 53 accept",
-    "tcp dport 22 accept # a comment", "tcp dport 22 accept   ",
+    "tcp dport 22 accept # a comment", "tcp dport 22 accept   ", "tcp dport 22 counter packets 12 bytes 720 accept",
+    'log prefix "drop: " level info drop', "log group 2 accept", 'log prefix dropped', "log",
+    "limit rate 10/second accept", "limit rate over 5/minute burst 10 packets drop",
+    "ip protocol icmp icmp type echo-request limit rate 5/second accept",
 ]
 
 #: Lines the fast path must leave to the grammar (they are errors, or shapes it does not read).
@@ -84,8 +87,9 @@ NOT_FAST = [
     "tcp dport accept", "tcp dport 22 22 accept", "tcp dport { 22 80 } accept", "tcp dport { 22, 80 accept",
     "tcp dport 22 acept", "tcp dport @set accept", "tcp dport 22 accept ~", 'tcp dport 22 accept comment "ssh',
     "tcp dport { 22,\n 80 } accept", "tcp dport 22 \\\n accept", "ct state established,related, accept",
-    "tcp dport vmap { 22 accept }", "tcp dport vmap { 22 : allow }", "limit rate 10/second accept",
-    "log prefix \"x\" drop", "tcp dport . 22 accept", "meta mark set 1", "tcp dport 22 counter packets 1 bytes 2 accept",
+    "tcp dport vmap { 22 accept }", "tcp dport vmap { 22 : allow }", "limit rate 10/sec accept",
+    "limit rate 10 mbytes/second accept", "limit name foo accept", "log flags all accept", "log prefix accept",
+    "counter packets accept", "counter name foo accept", "tcp dport . 22 accept", "meta mark set 1",
     "iifname eth* accept", "tcp flags syn / syn,ack accept", "tcp dport { 22, } accept", "ip saddr . tcp dport { a . 22 } accept",
     "meta length 100 accept", "ct state original accept", "tcp dport time accept", "comment \"x\"",
     "tcp dport 22 accept comment \"x\" drop", "tcp dport { 22 : accept } drop", "jump { tcp dport 22 accept }",
@@ -97,6 +101,7 @@ ALPHABET = [
     "{", "}", ",", "-", "/", ":", ".", "@", "$", "!=", "==", "<=", "!", "*", "(", ")", ";", "#c", "\\\n", "\n",
     "accept", "drop", "jump", "goto", "continue", "return", "counter", "packets", "reject", "with", "icmpx", "type",
     "tcp reset", "vmap", "comment", "label", "reset", "set", "map", "log", "limit", "rate", "time", "x", "a-b",
+    "bytes", "prefix", "level", "group", "over", "burst", "second", "10/second", "5/minute", "hour", "info",
 ]
 
 
