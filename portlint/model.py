@@ -60,6 +60,8 @@ FULL_RANGE = PortRange(MIN_PORT, MAX_PORT)
 
 def normalise(ranges: tuple[PortRange, ...] | list[PortRange]) -> tuple[PortRange, ...]:
     """Sorted, merged, non-empty ranges covering the same ports."""
+    if len(ranges) == 1 and not ranges[0].is_empty:  # most matches: one port or range
+        return tuple(ranges)
     merged: list[PortRange] = []
     for r in sorted(r for r in ranges if not r.is_empty):
         if merged and r.start <= merged[-1].end + 1:

@@ -22,6 +22,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 
 from ..model import Diagnostic, Location
 from .common import PARSE_ERROR, grammar, one_of
+from .nftables_fast import FAST_RULE, FastRule, FastRuleLexer, LineRules
 
 #: Block contents an included file can be parsed as (the grammar's start symbols).
 BODIES = ("start", "table_body", "chain_body", "set_body", "map_body", "flowtable_body",
@@ -101,9 +102,18 @@ def _join(first: Span, last: Span) -> Span:
 
 
 def _children_span(children: list) -> Span | None:
-    first = next((s for s in map(span_of, children) if s), None)
-    last = next((s for s in map(span_of, reversed(children)) if s), None)
-    return _join(first, last) if first else None
+    """From the first child that has a span to the last (once per node of every rule: kept
+    free of generators)."""
+    for child in children:
+        first = span_of(child)
+        if first:
+            break
+    else:
+        return None
+    for child in reversed(children):
+        last = span_of(child)
+        if last:
+            return (first[0], last[1], first[2], first[3], last[4], last[5])
 
 
 @dataclass(slots=True)
@@ -505,6 +515,8 @@ class _ToSyntaxTree(Transformer):
     # -- rules and statements --------------------------------------------------------------------
 
     def rule(self, children):
+        if isinstance(children[0], FastRule):
+            return children[0].rule
         comment = children[-1] if isinstance(children[-1], Comment) else None
         statements = children[:-1] if comment else children
         return Rule(statements, comment.text if comment else None, _children_span(children))
@@ -707,13 +719,19 @@ _SKIP = re.compile(r'"[^"]*"|#[^\n]*|\\\n|[{};\n]|[^"#\\{};\n]+|["\\]')
 
 @lru_cache(maxsize=None)
 def _parser():
+    """The parser, the names of its keyword terminals for messages, and its lexer (which has
+    the fast path for common rules)."""
     parser = grammar("nftables", start=BODIES, transformer=_TRANSFORMER, postlex=_WORDS)
     keywords = {t.pattern.value: t.name for t in parser.terminals if t.pattern.type == "str"}
     _WORDS.reserved = {word: keywords.get(word, word.upper()) for word in GLOBAL_KEYWORDS}
     _WORDS.reserved["."] = keywords["."]
     global _COMPARISONS
     _COMPARISONS = frozenset(keywords[op] for op in _RELATIONAL_OPERATORS)
-    return parser, {name: f"'{value}'" for value, name in keywords.items()}
+    word = re.compile(parser.get_terminal("WORD").pattern.to_regexp())
+    frontend = parser.parser
+    lexer = frontend.lexer = FastRuleLexer(frontend.lexer, LineRules(_TRANSFORMER, keywords, _WORDS.reserved, word,
+                                                                     _NUMBER))
+    return parser, {name: f"'{value}'" for value, name in keywords.items()}, lexer
 
 
 @dataclass
@@ -722,10 +740,11 @@ class SyntaxResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def parse(text: str, path: str, start: str = "start") -> SyntaxResult:
+def parse(text: str, path: str, start: str = "start", fast_path: bool = True) -> SyntaxResult:
     """The statements of ``text`` as ``start`` (the whole file, or a block's contents for an
-    included file), and a PL001 diagnostic for each syntax error."""
-    parser, keyword_names = _parser()
+    included file), and a PL001 diagnostic for each syntax error. Without ``fast_path``, every
+    rule is read by the grammar (the tests compare both)."""
+    parser, keyword_names, lexer = _parser()
     result = SyntaxResult([])
     carriage_return = text.find("\r")
     if carriage_return >= 0:
@@ -739,10 +758,13 @@ def parse(text: str, path: str, start: str = "start") -> SyntaxResult:
     if not text.endswith("\n"):
         text += "\n"
     recovery = _Recovery(text, path, keyword_names, result.diagnostics, last_line)
+    lexer.enabled = fast_path
     try:
         items = parser.parse(text, start=start, on_error=recovery)
     except LarkError:
         items = []  # an error nothing could recover from (reported by the recovery)
+    finally:
+        lexer.enabled = True
     result.items = items or []
     return result
 
@@ -945,7 +967,7 @@ class _Recovery:
         return "; expected " + one_of(wanted) if wanted else ""
 
 
-_HIDDEN = frozenset({"RECOVERY", "WORD", "NUMBER", "STRING", "QUOTED", "ASTERISK", "_NL", "$END"})
+_HIDDEN = frozenset({"RECOVERY", "WORD", "NUMBER", "STRING", "QUOTED", "ASTERISK", "_NL", "$END", FAST_RULE})
 _COMPARISONS = frozenset({"__ANON_0"})  # replaced once the grammar is loaded
 #: Operators that may continue an expression: true but unhelpful in "expected ...".
 _OPERATORS = frozenset({"'.'", "'('", "')'", "'&'", "'|'", "'^'", "'<<'", "'>>'", "'and'", "'or'",

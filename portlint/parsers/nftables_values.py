@@ -15,11 +15,14 @@ from ..model import MAX_PORT, Location, PortRange
 from .common import INVALID_PORT, PARSE_ERROR, UNKNOWN_SERVICE
 from .nftables_syntax import (
     Concat,
+    Conntrack,
     Element,
     ListExpr,
     MapLookup,
     Mapping,
+    Meta,
     Node,
+    Payload,
     Prefix,
     Range,
     SetLiteral,
@@ -84,14 +87,14 @@ class Scope:
 def bind(expr, scope: Scope, unknown: Callable[[Var], None]):
     """``expr`` with each variable replaced by its value in ``scope`` (a :class:`Bound`);
     ``unknown`` is told about the variables that have none, which stay :class:`Var`."""
+    if isinstance(expr, _LEAVES) or expr is None:
+        return expr
     if isinstance(expr, Var):
         found = scope.lookup(expr.name)
         if found is None:
             unknown(expr)
             return expr
         return Bound(expr.name, found.value, found.path, expr.span)
-    if isinstance(expr, (Token, str)) or expr is None:
-        return expr
     if isinstance(expr, list):
         return [bind(item, scope, unknown) for item in expr]
     if isinstance(expr, SetLiteral):
@@ -110,7 +113,12 @@ def bind(expr, scope: Scope, unknown: Callable[[Var], None]):
         return replace(expr, target=bind(expr.target, scope, unknown))
     if isinstance(expr, Node):
         return Node(expr.kind, bind(expr.children, scope, unknown), expr.span)
-    return expr  # packet and metadata expressions, set references: nothing to bind
+    return expr  # nothing to bind
+
+
+#: Expressions without variables in them (words, packet and metadata fields, set references):
+#: most of what :func:`bind` meets, so it looks for them first.
+_LEAVES = (Token, str, Payload, Meta, Conntrack, SetRef)
 
 
 def unwrap(expr):
@@ -210,21 +218,22 @@ class PortReader:
             return self.port(expr.value, expr.path)
         if isinstance(expr, Var):
             return None  # a variable without a value: reported where it was bound
-        where = location(path, span_of(expr))
         value = unwrap(expr)
         if not isinstance(value, Token) or value.type not in ("NUMBER", "STRING", "QUOTED"):
-            self.report(INVALID_PORT, f"{_describe(value)} is not a port", where)
+            self.report(INVALID_PORT, f"{_describe(value)} is not a port", location(path, span_of(expr)))
             return None
         text = word(value)
         if value.type == "NUMBER" or text.isdigit():
             number = _number(text)
             if number > MAX_PORT:
-                self.report(INVALID_PORT, f"invalid port {text}: ports are 0-{MAX_PORT} (nft: service out of range)", where)
+                self.report(INVALID_PORT, f"invalid port {text}: ports are 0-{MAX_PORT} (nft: service out of range)",
+                            location(path, span_of(expr)))
                 return None
             return number
         port = self.resolve_service(text, None)
         if port is None:
-            self.report(UNKNOWN_SERVICE, f"unknown service name {text!r} (nft could not resolve it)", where)
+            self.report(UNKNOWN_SERVICE, f"unknown service name {text!r} (nft could not resolve it)",
+                        location(path, span_of(expr)))
         return port
 
     def unknown_variable(self, var: Var, path: str) -> None:

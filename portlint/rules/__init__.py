@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, ClassVar, Hashable, Iterable, Iterator, NamedTuple, TypeVar
 
 from ..catalog import Catalog
 from ..exposure import ChainGraph, ChainPaths, Exposure, document_exposures
@@ -191,44 +191,59 @@ class ExposureRule(Rule):
     judges: ClassVar[str] = "exposed"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        for exposure in ctx.exposures:
-            ranges = exposure.exposed if self.judges == "exposed" else exposure.service
-            if not ranges or port_count(ranges) >= ctx.settings.broad_range or not self.applies(exposure):
+        judged = self.__dict__.setdefault("_judged", {})  # for the run: rulesets repeat their ports
+        for exposure in ctx.shared(_narrow_exposures)[self.judges]:
+            if not self.applies(exposure):
                 continue
-            ports, reasons = self._judge(ranges, exposure.protocols, ctx)
-            if ports:
-                yield self.finding(exposure.location, self.message(ports_text(ports), list(reasons), exposure),
+            ranges = exposure.exposed if self.judges == "exposed" else exposure.service
+            key = (ranges, exposure.protocols)
+            found = judged.get(key)
+            if found is None:
+                ports, reasons = self._judge(ranges, exposure.protocols, ctx)
+                found = judged[key] = (ports_text(ports) if ports else "", tuple(reasons))
+            ports_written, reasons = found
+            if ports_written:
+                yield self.finding(exposure.location, self.message(ports_written, list(reasons), exposure),
                                    exposure.declaration)
 
     def _judge(self, ranges: tuple[PortRange, ...], protocols: tuple[str, ...],
                ctx: RuleContext) -> tuple[list[int], list[Hashable]]:
-        """The ports of ``ranges`` that concern this rule and their distinct reasons."""
+        """The ports of ``ranges`` that concern this rule and their distinct reasons; what
+        concerns the rule is worked out once per run for each block of ports: rulesets repeat
+        ports and ranges rule after rule."""
         ports: list[int] = []
         reasons: dict[Hashable, None] = {}
+        blocks = self.__dict__.setdefault("_blocks", {})
         for proto in protocols:
             for r in ranges:
                 for block in range(r.start // _BLOCK, r.end // _BLOCK + 1):
-                    for port, reason in self._block(block, proto, ctx):
+                    found = blocks.get((block, proto))
+                    if found is None:
+                        found = blocks[block, proto] = self._block(block, proto, ctx)
+                    if not found.ports:
+                        continue
+                    if r.start <= found.ports[0] and found.ports[-1] <= r.end:  # the whole block
+                        ports.extend(found.ports)
+                        reasons.update(dict.fromkeys(found.reasons))
+                        continue
+                    for port, reason in zip(found.ports, found.reason_of):
                         if r.start <= port <= r.end:
                             ports.append(port)
                             reasons.setdefault(reason, None)
         return ports, list(reasons)
 
-    def _block(self, block: int, protocol: str, ctx: RuleContext) -> list[tuple[int, Hashable]]:
-        """``(port, reason)`` of the ports of one block of ``_BLOCK`` ports that concern this
-        rule, computed once per run: rulesets repeat ports and ranges rule after rule."""
-        memo = self.__dict__.setdefault("_blocks", {})
-        found = memo.get((block, protocol))
-        if found is None:
-            settings = ctx.settings
-            found = memo[block, protocol] = []
-            for port in range(block * _BLOCK, min((block + 1) * _BLOCK, MAX_PORT + 1)):
-                if settings.allowed and settings.is_allowed(port, protocol):
-                    continue
-                reason = self.concerns(port, protocol, ctx)
-                if reason is not None:
-                    found.append((port, reason))
-        return found
+    def _block(self, block: int, protocol: str, ctx: RuleContext) -> _Concerned:
+        """The ports of one block of ``_BLOCK`` ports that concern this rule."""
+        settings = ctx.settings
+        ports, reasons = [], []
+        for port in range(block * _BLOCK, min((block + 1) * _BLOCK, MAX_PORT + 1)):
+            if settings.allowed and settings.is_allowed(port, protocol):
+                continue
+            reason = self.concerns(port, protocol, ctx)
+            if reason is not None:
+                ports.append(port)
+                reasons.append(reason)
+        return _Concerned(tuple(ports), tuple(reasons), tuple(dict.fromkeys(reasons)))
 
     def applies(self, exposure: Exposure) -> bool:
         """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""
@@ -246,6 +261,25 @@ class ExposureRule(Rule):
         raise NotImplementedError
 
 
+class _Concerned(NamedTuple):
+    """The ports of a block that concern a rule, each one's reason, and the distinct reasons in
+    order (a range that holds the whole block takes them at once). Tuples: the cycle collector
+    stops tracking them, and a run remembers thousands."""
+
+    ports: tuple[int, ...]
+    reason_of: tuple[Hashable, ...]
+    reasons: tuple[Hashable, ...]
+
+
+def _narrow_exposures(ctx: RuleContext) -> dict[str, list[Exposure]]:
+    """For each kind of port an exposure rule judges (exposed, service), the exposures that have
+    such ports, fewer than ``broad_range`` (wider ranges are PL302's): worked out once per
+    document for every exposure rule."""
+    broad = ctx.settings.broad_range
+    return {"exposed": [e for e in ctx.exposures if e.exposed and port_count(e.exposed) < broad],
+            "service": [e for e in ctx.exposures if e.service and port_count(e.service) < broad]}
+
+
 def with_protocol(ports: str, exposure: Exposure, protocol: str | None = None) -> str:
     """``"23/tcp"`` for one port or range, ``"tcp 20-21, 25"`` for several."""
     proto = protocol or exposure.protocol_text
@@ -254,11 +288,10 @@ def with_protocol(ports: str, exposure: Exposure, protocol: str | None = None) -
 
 def ports_text(ports: list[int]) -> str:
     """``[22, 23, 24, 80]`` -> ``"22-24, 80"``."""
-    ordered = sorted(set(ports))
-    runs: list[PortRange] = []
-    for p in ordered:
-        if runs and p == runs[-1].end + 1:
-            runs[-1] = PortRange(runs[-1].start, p)
+    runs: list[list[int]] = []  # [first, last]: a range of a thousand ports makes one run
+    for p in sorted(set(ports)):
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
         else:
-            runs.append(PortRange(p, p))
-    return ", ".join(str(r) for r in runs)
+            runs.append([p, p])
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in runs)

@@ -21,7 +21,7 @@ class ReservedPort(ExposureRule):
     summary = "an opened port is reserved in the port registry"
 
     def concerns(self, port, protocol, ctx: RuleContext):
-        return "" if ctx.catalog.status(port, protocol) == RESERVED else None
+        return "" if ctx.catalog.info(port, protocol).status == RESERVED else None
 
     def message(self, ports, reasons, exposure):
         return (f"{with_protocol(ports, exposure)} (reserved) {exposure.describe()}: "
@@ -39,9 +39,11 @@ class UnassignedPort(ExposureRule):
     summary = "an opened well-known or registered port has no registered service"
 
     def concerns(self, port, protocol, ctx: RuleContext):
-        if ctx.catalog.range_class(port).name == "dynamic" or ctx.catalog.status(port, protocol) != UNASSIGNED:
-            return None
         info = ctx.catalog.info(port, protocol)
+        if info.range_class.name == "dynamic" or info.status != UNASSIGNED:
+            return None
+        if not info.entries:  # most ports: nothing is known about them
+            return ""
         return "; ".join(dict.fromkeys(n for e in info.entries if set(e.tags) & set(UNOFFICIAL_TAGS) for n in e.notes))
 
     def message(self, ports, reasons, exposure):

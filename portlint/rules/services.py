@@ -1,6 +1,7 @@
 """PL2xx: risky services behind an opened port (judged at the service port)."""
 from __future__ import annotations
 
+from ..catalog import Risk
 from ..findings import Severity
 from ..hookspecs import hookimpl
 from . import ExposureRule, RuleContext, with_protocol
@@ -20,9 +21,8 @@ class CleartextService(ExposureRule):
     judges = "service"
 
     def concerns(self, port, protocol, ctx: RuleContext):
-        for risk in ctx.catalog.risks_for(port, protocol, "cleartext"):
-            return (risk.label, risk.detail)
-        return None
+        risk = first_risk(ctx, port, protocol, "cleartext")
+        return None if risk is None else (risk.label, risk.detail)
 
     def message(self, ports, reasons, exposure):
         services = ", ".join(label for label, _ in reasons)
@@ -53,9 +53,8 @@ class AmplificationVector(ExposureRule):
     def concerns(self, port, protocol, ctx: RuleContext):
         if protocol != "udp":
             return None
-        for risk in ctx.catalog.risks_for(port, "udp", "amplification"):
-            return (risk.label, risk.detail)
-        return None
+        risk = first_risk(ctx, port, "udp", "amplification")
+        return None if risk is None else (risk.label, risk.detail)
 
     def message(self, ports, reasons, exposure):
         what = "; ".join(f"{label} {detail}" for label, detail in reasons)
@@ -82,13 +81,18 @@ class ExposedAdminService(ExposureRule):
         return exposure.from_any_source
 
     def concerns(self, port, protocol, ctx: RuleContext):
-        for risk in ctx.catalog.risks_for(port, protocol, "admin"):
-            return risk.label
-        return None
+        risk = first_risk(ctx, port, protocol, "admin")
+        return None if risk is None else risk.label
 
     def message(self, ports, reasons, exposure):
         return (f"{with_protocol(ports, exposure)} ({', '.join(reasons)}) {exposure.describe()}: "
                 "allow only the hosts that administer it, or bind it to a private address")
+
+
+def first_risk(ctx: RuleContext, port: int, protocol: str, kind: str) -> Risk | None:
+    """The catalog's first risk of one kind for ``port``/``protocol``, from its
+    :class:`PortInfo` (built once per port for every rule)."""
+    return next((risk for risk in ctx.catalog.info(port, protocol).risks if risk.kind == kind), None)
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """The nftables parser: the model it builds, and where it reports what it cannot read."""
 from __future__ import annotations
 
+import gc
 import textwrap
 
 import pytest
@@ -146,6 +147,19 @@ def test_translations(parse):
         (Action.REDIRECT, None, (PortRange(2525, 2525),)), (Action.TPROXY, "127.0.0.1", (PortRange(50080, 50080),)),
         (Action.SNAT, "192.0.2.1", None), (Action.MASQUERADE, None, (PortRange(1024, 65535),)),
         (Action.DNAT, "2001:db8::1", (PortRange(8443, 8443),))]
+
+
+@pytest.mark.parametrize("address,expected", [
+    ("[::ffff:10.0.0.1]:8443", ("::ffff:10.0.0.1", (PortRange(8443, 8443),))),
+    ("[fe80::1]:8443", ("fe80::1", (PortRange(8443, 8443),))), ("fe80::1", ("fe80::1", None)),
+    ("[fe80::1:8443", None),  # no closing bracket: no address
+])
+def test_ipv6_translation_addresses_in_brackets_or_not(parse, address, expected):
+    doc = nft(parse, chain(f"tcp dport 443 dnat ip6 to {address}\n", hook="type nat hook prerouting priority dstnat;"))
+    if expected is None:
+        assert codes(doc) == [("PL001", 4, 27)] and doc.declarations == []
+    else:
+        assert [(r.to_address, r.to_ports) for r in doc.declarations] == [expected]
 
 
 def test_a_map_a_translation_looks_up_gives_each_element_its_target(parse):
@@ -559,3 +573,30 @@ def test_hostile_nesting_is_reported_not_a_crash(parse):
     assert codes(doc) == [("PL001", 1, 8), ("PL001", 2, 10)]
     assert "nested too deeply" in doc.diagnostics[0].message
     assert [ports(r) for r in doc.declarations] == [[(53, 53)]]
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+
+def test_reading_a_ruleset_leaves_no_garbage_cycles_and_its_document_in_the_oldest_generation(parse):
+    """The model the reader builds is freed when the document is read (nothing waits for the
+    cycle collector), and the document is moved where young collections do not rescan it."""
+    ruleset = chain("tcp dport { 22, 80 } accept\nudp dport 53 jump other\n") + \
+        "table inet filter {\n\tset web { type inet_service; elements = { 443 } }\n\tchain other {\n" \
+        "\t\ttcp dport @web accept\n\t}\n}\n"
+    parse(ruleset, "nftables")  # the first parse of the process imports and loads the grammar
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        doc = parse(ruleset, "nftables")
+        assert not gc.isenabled()  # the reader leaves the collector as it found it
+        assert id(doc.declarations[0]) in {id(o) for o in gc.get_objects(generation=2)}
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        assert gc.collect() == 0, gc.garbage[:20]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if enabled:
+            gc.enable()
+    assert len(doc.declarations) == 4
