@@ -33,7 +33,8 @@ _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def cpu_count() -> int:
-    """The processors this process may run on (a container's or taskset's limit counts)."""
+    """The processors this process may run on: a taskset or cpuset limit counts (a CPU quota
+    does not)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
