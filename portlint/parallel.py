@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING, Callable, Hashable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Hashable, Sequence, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -33,7 +33,8 @@ _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def cpu_count() -> int:
-    """The processors this process may run on (a container's or taskset's limit counts)."""
+    """The processors this process may run on: a taskset or cpuset limit counts (a CPU quota
+    does not)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -55,14 +56,13 @@ def file_size(path: str) -> int:
 
 def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int,
                 kind: Callable[[T], Hashable] = lambda item: None,
-                size: Callable[[T], int] = lambda item: 0) -> Iterator[R]:
+                size: Callable[[T], int] = lambda item: 0) -> list[R]:
     """``task(item)`` for every item, in order, by ``jobs`` processes. The smallest item of each
     ``kind`` is done here before the workers fork, so that they inherit what it loaded (a
     parser's modules, its grammar, the catalog's rows) instead of each loading it again.
     ``task`` must return something picklable; it is not pickled itself."""
     if min(jobs, len(items)) < 2:
-        yield from map(task, items)
-        return
+        return [task(item) for item in items]
     smallest: dict[Hashable, tuple[int, int]] = {}
     for i, item in enumerate(items):
         key, weight = kind(item), size(item)
@@ -70,18 +70,16 @@ def ordered_map(task: Callable[[T], R], items: Sequence[T], jobs: int,
             smallest[key] = (weight, i)
     done = {i: task(items[i]) for i in sorted(i for _, i in smallest.values())}
     rest = [item for i, item in enumerate(items) if i not in done]
-    pooled = _pooled(task, rest, min(jobs, len(rest)))
-    for i in range(len(items)):
-        yield done.pop(i) if i in done else next(pooled)
+    pooled = iter(_pooled(task, rest, min(jobs, len(rest))))
+    return [done[i] if i in done else next(pooled) for i in range(len(items))]
 
 
-def _pooled(task: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
+def _pooled(task: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """``task(item)`` for every item, in order, by a pool of ``workers`` processes forked now,
     or here where there cannot be one."""
     executor = _pool(task, workers) if workers > 1 else None
     if executor is None:
-        yield from map(task, items)
-        return
+        return [task(item) for item in items]
     size = -(-len(items) // (workers * CHUNKS_PER_WORKER))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     collecting = gc.isenabled()
@@ -90,10 +88,9 @@ def _pooled(task: Callable[[T], R], items: Sequence[T], workers: int) -> Iterato
         # Receiving allocates every declaration and finding anew, none of them garbage: the
         # cycle collector would rescan them over and over (half the time of receiving them).
         gc.disable()
-        for chunk, future in zip(chunks, futures):
-            yield from _outcomes(task, chunk, future)
+        return [outcome for chunk, future in zip(chunks, futures) for outcome in _outcomes(task, chunk, future)]
     except BaseException:
-        _stop_now(executor)  # Ctrl-C, or the caller stopped early: leave no worker behind
+        _stop_now(executor)  # Ctrl-C: leave no worker behind, and do not wait for their chunks
         raise
     finally:
         if collecting:

@@ -128,6 +128,18 @@ def test_the_mixed_tree_has_what_it_claims(cli_process, env, mixed):
     assert "latin1.rules:2:10: PL001 [error] invalid UTF-8 byte 0xd6" in report
 
 
+def test_standard_input_beside_files_linted_in_parallel(cli_process, env, mixed):
+    """Standard input is linted by the main process, after the files, as in a serial run."""
+    def run_with_stdin(jobs):
+        result = cli_process("check", "--isolated", "--output-format", "json", "-j", jobs, mixed, "-",
+                             "--stdin-filename", "stdin.rules", stdin=FIREWALL, env=env)
+        return result.code, result.out, result.err
+
+    serial = run_with_stdin("1")
+    assert '"path": "stdin.rules"' in serial[1]
+    assert run_with_stdin("2") == serial
+
+
 def test_parallel_runs_are_deterministic(cli_process, env, mixed):
     first = run(cli_process, env, "--output-format", "sarif", "-j", "2", mixed)
     assert run(cli_process, env, "--output-format", "sarif", "-j", "2", mixed) == first
