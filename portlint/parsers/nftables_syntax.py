@@ -116,6 +116,16 @@ def _children_span(children: list) -> Span | None:
             return (first[0], last[1], first[2], first[3], last[4], last[5])
 
 
+def scanned_number(text: str) -> int:
+    """A number as nft's scanner reads it (C's strtoull, base 0): 0x1f, 017 (octal), 22."""
+    if text[:2].lower() == "0x":
+        return int(text, 16)
+    if len(text) > 1 and text.startswith("0"):
+        digits = len(text) - len(text.lstrip("01234567"))
+        return int(text[:digits], 8)
+    return int(text)
+
+
 @dataclass(slots=True)
 class Node:
     """A construct whose parts portlint does not read (a log statement, a hash expression)."""
@@ -609,7 +619,7 @@ class _ToSyntaxTree(Transformer):
         return Concat(items, _children_span(parts))
 
     def prefix(self, children):
-        return Prefix(children[0], int(children[1].value, 0), _children_span(children))
+        return Prefix(children[0], scanned_number(children[1].value), _children_span(children))
 
     def range(self, children):
         return Range(children[0], children[1], _children_span(children))

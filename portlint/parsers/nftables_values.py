@@ -31,6 +31,7 @@ from .nftables_syntax import (
     Var,
     Verdict,
     span_of,
+    scanned_number,
 )
 
 UNRESOLVED_VARIABLE = "PL005"
@@ -224,7 +225,7 @@ class PortReader:
             return None
         text = word(value)
         if value.type == "NUMBER" or text.isdigit():
-            number = _number(text)
+            number = scanned_number(text)
             if number > MAX_PORT:
                 self.report(INVALID_PORT, f"invalid port {text}: ports are 0-{MAX_PORT} (nft: service out of range)",
                             location(path, span_of(expr)))
@@ -239,16 +240,6 @@ class PortReader:
     def unknown_variable(self, var: Var, path: str) -> None:
         self.report(UNRESOLVED_VARIABLE, f"unknown variable ${var.name}: no define gives it a value here, "
                                          "so what it holds is not checked", location(path, var.span))
-
-
-def _number(text: str) -> int:
-    """A number as nft's scanner reads it (C's strtoull, base 0): 0x1f, 017 (octal), 22."""
-    if text[:2].lower() == "0x":
-        return int(text, 16)
-    if len(text) > 1 and text.startswith("0"):
-        digits = len(text) - len(text.lstrip("01234567"))
-        return int(text[:digits], 8)
-    return int(text)
 
 
 def _concat_parts(expr):

@@ -119,3 +119,15 @@ def test_an_included_file_outside_the_project_is_never_shown(cli, registry, esca
         assert SECRET not in result.out + result.err, fmt
     allowed = cli(command, "--isolated", "--include-path", escaping.parents[2], escaping, good)
     assert SECRET in allowed.out + allowed.err  # the check would see the secret, were the file read
+
+
+def test_a_prefix_length_with_leading_zeros_is_read_as_nft_scans_it(run, tmp_path, good):
+    """Found by the fuzzer (100k-input campaign): ``/099999`` crashed the nftables parser,
+    which read prefix lengths with Python's int(text, 0). nft's scanner reads numbers as C's
+    strtoull with base 0 does (leading zero: octal), as portlint now does everywhere."""
+    (tmp_path / "prefix.nft").write_text("table inet f {\n  chain c {\n    ip saddr 10.0.0.0/099999 tcp dport 23 accept\n"
+                                         "    ip saddr 10.0.0.0/010 tcp dport 21 accept\n  }\n}\n")
+    result = run("check", "--isolated", "--output-format", "json", tmp_path)
+    assert result.code == 1 and result.err == ""
+    codes = [code for _, code, _, _ in findings(result)]
+    assert "PL000" not in codes and codes.count("PL201") >= 2
