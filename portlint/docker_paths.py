@@ -23,6 +23,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterator
 
+from .exposure import ChainKey
 from .model import Action, ChainPolicy, Document, FirewallRule, PortBinding
 from .rules import ProjectContext, RuleContext
 from .rules.structure import describe, done
@@ -125,7 +126,21 @@ class ProjectFirewall:
     per project (``ProjectContext.shared``)."""
 
     def __init__(self, project: ProjectContext) -> None:
-        self._firewalls = [(ctx, ctx.shared(chain_walker)) for ctx in project.contexts if is_firewall(ctx.document)]
+        # The chains each binding is walked through, found once: a kube-proxy dump has 70k
+        # chains, and a project may publish hundreds of ports.
+        self._inputs: list[tuple[str, ChainWalker, ChainPolicy]] = []
+        self._forwards: list[tuple[str, ChainWalker, str, ChainKey | None, ChainPolicy | None]] = []
+        for ctx in project.contexts:
+            if not is_firewall(ctx.document):
+                continue
+            path, walker = ctx.document.path, ctx.shared(chain_walker)
+            self._inputs.extend((path, walker, policy) for policy in ctx.document.policies
+                                if policy.hook == "input" and policy.type in FILTER_TYPES)
+            self._forwards.extend((path, walker, key[0], key, None) for key in ctx.chains.rules
+                                  if key[2] == DOCKER_USER and key[1] == "filter" and key[0] in ("ip", "ip6"))
+            self._forwards.extend((path, walker, policy.family, None, policy) for policy in ctx.document.policies
+                                  if policy.hook == "forward" and policy.type in FILTER_TYPES
+                                  and not _docker_forward(policy))
         self._fates: dict[PortBinding, PublishedFate] = {}
 
     def fate(self, binding: PortBinding) -> PublishedFate:
@@ -142,20 +157,18 @@ class ProjectFirewall:
         return self._fates[binding]
 
     def _input(self, packets, versions) -> Iterator[ChainFate]:
-        for ctx, walker in self._firewalls:
-            for policy in ctx.document.policies:
-                if policy.hook == "input" and policy.type in FILTER_TYPES and sees(policy.family, versions):
-                    yield ChainFate(ctx.document.path, policy.chain, walker.base(policy, packets))
+        for path, walker, policy in self._inputs:
+            if sees(policy.family, versions):
+                yield ChainFate(path, policy.chain, walker.base(policy, packets))
 
     def _forward(self, packets, versions) -> Iterator[ChainFate]:
-        for ctx, walker in self._firewalls:
-            for family, table, chain in ctx.chains.rules:
-                if chain == DOCKER_USER and table == "filter" and family in ("ip", "ip6") and sees(family, versions):
-                    yield ChainFate(ctx.document.path, chain, walker.chain((family, table, chain), packets))
-            for policy in ctx.document.policies:
-                if (policy.hook == "forward" and policy.type in FILTER_TYPES and sees(policy.family, versions)
-                        and not _docker_forward(policy)):
-                    yield ChainFate(ctx.document.path, policy.chain, walker.base(policy, packets))
+        for path, walker, family, chain, policy in self._forwards:
+            if not sees(family, versions):
+                continue
+            if chain is not None:
+                yield ChainFate(path, chain[2], walker.chain(chain, packets))
+            else:
+                yield ChainFate(path, policy.chain, walker.base(policy, packets))
 
 
 def _closes_port(verdict: Verdict) -> bool:
