@@ -191,8 +191,11 @@ class ChainGraph:
 
     def __init__(self, document: Document) -> None:
         self.rules: dict[ChainKey, list[FirewallRule]] = {}
-        #: Lists, not sets: a chain jumps to few others, and a kube-proxy dump has 70k chains.
+        #: Lists, not sets: most chains jump to few others, and a kube-proxy dump has 70k
+        #: chains. Edges are told apart by one set while they are collected, as KUBE-SERVICES
+        #: alone jumps to tens of thousands of chains.
         self.edges: dict[ChainKey, list[ChainKey]] = {}
+        seen: set[tuple[ChainKey, ChainKey]] = set()
         for decl in document.declarations:
             if isinstance(decl, FirewallRule):
                 key = chain_key(decl)
@@ -201,10 +204,9 @@ class ChainGraph:
                     rules = self.rules[key] = []
                 rules.append(decl)
                 target = self.target(decl)
-                if target is not None:
-                    targets = self.edges.setdefault(key, [])
-                    if target not in targets:
-                        targets.append(target)
+                if target is not None and (key, target) not in seen:
+                    seen.add((key, target))
+                    self.edges.setdefault(key, []).append(target)
 
     @staticmethod
     def target(rule: FirewallRule) -> ChainKey | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import parallel, suppression
 from .catalog import Catalog
+from .cycles import paused_cycle_collection
 from .discovery import Candidate, glob_matches, open_regular, read_head
 from .findings import Finding, Severity
 from .model import Diagnostic, Document, Location
@@ -210,7 +211,8 @@ class Linter:
         parser = self.registry.parsers[fmt]
         try:
             configured = parser.with_options(self.parse_options) if self.parse_options else parser
-            return configured.parse(text, path), []
+            with paused_cycle_collection():
+                return configured.parse(text, path), []
         except Exception as exc:  # noqa: BLE001 - a crashing parser must not end the run
             plugin = self.registry.origin.get(parser, "?")
             message = f"parser {fmt!r} (plugin {plugin}) crashed: {type(exc).__name__}: {exc}"
@@ -227,11 +229,12 @@ class Linter:
 
         document, findings = self.parse(text, path, fmt)
         ctx = RuleContext(document, self.catalog, self.settings)
-        for rule in self.rules:
-            try:
-                findings.extend(rule.check(ctx))
-            except Exception as exc:  # noqa: BLE001 - a crashing rule must not end the run
-                findings.append(self._crash(path, self._rule_crash(rule, exc), exc))
+        with paused_cycle_collection():  # the rules' indexes, as big as the document
+            for rule in self.rules:
+                try:
+                    findings.extend(rule.check(ctx))
+                except Exception as exc:  # noqa: BLE001 - a crashing rule must not end the run
+                    findings.append(self._crash(path, self._rule_crash(rule, exc), exc))
         unfiltered = [self._as_finding(decode_error)] if decode_error else []
         return _Checked(document, findings, unfiltered, ctx)
 
@@ -271,16 +274,17 @@ class Linter:
         when a checked document concerns one of them."""
         findings: list[Finding] = []
         project: ProjectContext | None = None
-        for rule in self.project_rules:
-            try:
-                if not any(rule.concerns(ctx.document) for ctx in checked):
-                    continue
-                if project is None:
-                    paths = [ctx.document.path for ctx in checked]
-                    project = self.load_project(checked, self.project_scope.root_of(paths) if read_project else None)
-                findings.extend(rule.check_project(project))
-            except Exception as exc:  # noqa: BLE001 - a crashing rule must not end the run
-                findings.append(self._crash("", self._rule_crash(rule, exc), exc))
+        with paused_cycle_collection():
+            for rule in self.project_rules:
+                try:
+                    if not any(rule.concerns(ctx.document) for ctx in checked):
+                        continue
+                    if project is None:
+                        paths = [ctx.document.path for ctx in checked]
+                        project = self.load_project(checked, self.project_scope.root_of(paths) if read_project else None)
+                    findings.extend(rule.check_project(project))
+                except Exception as exc:  # noqa: BLE001 - a crashing rule must not end the run
+                    findings.append(self._crash("", self._rule_crash(rule, exc), exc))
         return findings
 
     def load_project(self, checked: list[RuleContext], root: Path | None) -> ProjectContext:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from portlint.exposure import document_exposures
+from portlint.exposure import ChainGraph, document_exposures
 from portlint.model import Document, Location, PortBinding, PortRange
 
 
@@ -108,3 +108,21 @@ def test_compose_bindings_expose_the_published_port_and_serve_the_target():
         ("api", (), (PortRange(9000, 9000),)),
     ]
     assert exposures[0].describe() == "published on all interfaces by service web"
+
+
+def test_the_chain_graph_keeps_each_jump_once_in_the_order_first_written(parse):
+    doc = parse(textwrap.dedent("""\
+        *filter
+        :INPUT DROP [0:0]
+        :A - [0:0]
+        :B - [0:0]
+        -A INPUT -p tcp -m tcp --dport 22 -j B
+        -A INPUT -j A
+        -A INPUT -p tcp -m tcp --dport 80 -j B
+        -A INPUT -g A
+        -A A -j B
+        COMMIT
+        """), "iptables")
+    edges = ChainGraph(doc).edges
+    assert edges == {("ip", "filter", "INPUT"): [("ip", "filter", "B"), ("ip", "filter", "A")],
+                     ("ip", "filter", "A"): [("ip", "filter", "B")]}

@@ -13,9 +13,7 @@ map or of a map a translation looks up is its own declaration with its own verdi
 """
 from __future__ import annotations
 
-import gc
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -498,26 +496,6 @@ def read_ruleset(text: str, path: str, options) -> Document:
     document = Document(path, "nftables", text)
     includes = IncludeResolver.for_file(path, options.include_path, options.project_root)
     ruleset = _Ruleset(document, includes, load().resolve)
-    with _without_cycle_collection():
-        ruleset.read(text, path, _Block(), os.path.realpath(path))
-        ruleset.finish()
+    ruleset.read(text, path, _Block(), os.path.realpath(path))
+    ruleset.finish()
     return document
-
-
-@contextmanager
-def _without_cycle_collection():
-    """Parsing a big ruleset allocates hundreds of thousands of small objects and frees none:
-    Python's cycle collector would rescan them over and over (a third of the time for 50k
-    rules). Nothing here creates garbage cycles, so it is paused meanwhile. What was built is
-    then moved to the oldest generation (freezing, then unfreezing, moves every object there
-    without scanning it): the document lives as long as the run, and the young collections
-    that follow would scan all of it once more (0.2 s for 10k rules)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
