@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .model import Location, pickled_as_arguments
+from .model import Location, record
 
 
 class Severity(enum.IntEnum):
@@ -25,8 +25,8 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
 
 
-@pickled_as_arguments
-@dataclass(frozen=True, slots=True)
+@record
+@dataclass(frozen=True, slots=True, init=False)
 class Finding:
     code: str
     name: str

@@ -170,7 +170,9 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
     for text, column in tokens:
         after = column + len(text)
         kind = _KINDS.get(text)
-        if kind is None:
+        if kind is None and words and text[0] not in "-\"'!":
+            kind = "WORD"  # what _kind says of every other word but the first
+        elif kind is None:
             kind = _kind(text, not words)
             if kind == "STRING":
                 text = _unquote(text)
