@@ -28,6 +28,8 @@ CORE_OPTIONS = {
     "ipv4": ("4", 0), "ipv6": ("6", 0), "wait": ("w", 1), "numeric": ("n", 0), "verbose": ("v", 0),
 }
 SHORT_OPTIONS = {short: long for long, (short, _) in CORE_OPTIONS.items() if short}
+#: ``(owner, long name, number of arguments)`` of each short option as written ("-p").
+_SHORT_FOUND = {f"-{short}": ("", long, CORE_OPTIONS[long][1]) for short, long in SHORT_OPTIONS.items()}
 
 _PORTS = {"source-port": 1, "sport": 1, "destination-port": 1, "dport": 1}
 #: Options of the matches and targets portlint reads; ``None`` marks a table known to be partial
@@ -160,7 +162,7 @@ class _Reader:
         self.pos = 0
         self.facts = RuleFacts()
         self.diagnostics: list[Diagnostic] = []
-        self.matches: list[str] = []  # loaded match modules, in order
+        self.matches: tuple[str, ...] = ()  # loaded match modules, in order
         self.implicit_loaded = False
         self.unmodeled: list[str] = []
         self.target_options: list[str] = []
@@ -178,7 +180,7 @@ class _Reader:
         if target is not None and target not in TARGET_OPTIONS:
             target = _UNKNOWN_TARGET  # which one does not change the answer, and chains are many
         for _ in range(2):
-            found = _resolve(name, tuple(self.matches), target)
+            found = _resolve(name, self.matches, target)
             if found is not None:
                 return found
             if not self._load_implicit():
@@ -191,11 +193,11 @@ class _Reader:
         if self.implicit_loaded or module is None or module in self.matches:
             return False
         self.implicit_loaded = True
-        self.matches.append(module)
+        self.matches += (module,)
         return True
 
     def _partial_owner(self) -> str | None:
-        return _partial_owner(tuple(self.matches), self.facts.target)
+        return _partial_owner(self.matches, self.facts.target)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -215,16 +217,17 @@ class _Reader:
         return self.words[start: self.pos]
 
     def read(self) -> RuleFacts:
-        while self.pos < len(self.words):
-            word = self.words[self.pos]
+        words = self.words
+        while self.pos < len(words):
+            word = words[self.pos]
             self.pos += 1
             negated = False
             if word.kind == "BANG":
-                if self.pos >= len(self.words) or self.words[self.pos].kind != "OPTION":
+                if self.pos >= len(words) or words[self.pos].kind != "OPTION":
                     self.error(word, "'!' must be followed by the option it negates")
                     continue
                 negated = True
-                word = self.words[self.pos]
+                word = words[self.pos]
                 self.pos += 1
             if word.kind != "OPTION":
                 self.error(word, f"unexpected argument {word.text!r}: expected an option")
@@ -235,11 +238,7 @@ class _Reader:
 
     def option(self, word: Word, negated: bool) -> None:
         text = word.text
-        if text.startswith("--"):
-            found = self.lookup(text[2:])
-        else:
-            long = SHORT_OPTIONS.get(text[1:])
-            found = ("", long, CORE_OPTIONS[long][1]) if long else None
+        found = self.lookup(text[2:]) if text[1] == "-" else _SHORT_FOUND.get(text)
         if found is None:
             owner = self._partial_owner()
             if owner is None:
@@ -280,7 +279,7 @@ class _Reader:
         elif name == "match":
             module = value.lower()
             if module not in self.matches:  # loading a match twice adds no option
-                self.matches.append(module)
+                self.matches += (module,)
         elif name in ("jump", "goto"):
             facts.target = sys.intern(value)
             facts.goto = name == "goto"
