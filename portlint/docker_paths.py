@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .exposure import ChainKey
-from .model import Action, ChainPolicy, Document, FirewallRule, PortBinding
+from .model import Action, ChainPolicy, Document, FirewallRule, PortBinding, PortRange
 from .rules import ProjectContext, RuleContext
 from .rules.structure import describe, done
 from .verdicts import ChainWalker, Verdict, probe, sees
@@ -142,6 +142,7 @@ class ProjectFirewall:
                                   if policy.hook == "forward" and policy.type in FILTER_TYPES
                                   and not _docker_forward(policy))
         self._fates: dict[PortBinding, PublishedFate] = {}
+        self._walks: dict[tuple, tuple[ChainFate, ...]] = {}
 
     def fate(self, binding: PortBinding) -> PublishedFate:
         """What the firewall does with ``binding``'s packets (not for loopback bindings, which
@@ -150,11 +151,19 @@ class ProjectFirewall:
             versions = host_versions(binding)
             bypassed: tuple[ChainFate, ...] = ()
             if binding.published is not None:
-                packets = probe(binding.protocol, (binding.published,))
-                bypassed = tuple(f for f in self._input(packets, versions) if _closes_port(f.verdict))
-            packets = probe(binding.protocol, (binding.target,))
-            self._fates[binding] = PublishedFate(binding, bypassed, tuple(self._forward(packets, versions)))
+                inputs = self._walked(self._input, binding.protocol, binding.published, versions)
+                bypassed = tuple(f for f in inputs if _closes_port(f.verdict))
+            forwards = self._walked(self._forward, binding.protocol, binding.target, versions)
+            self._fates[binding] = PublishedFate(binding, bypassed, forwards)
         return self._fates[binding]
+
+    def _walked(self, walk, protocol: str, ports: PortRange, versions: frozenset[str]) -> tuple[ChainFate, ...]:
+        """The fates of the packets of ``protocol`` to ``ports``, walked once for every binding
+        that sends them: the services of a project publish the same ports again and again."""
+        key = (walk.__name__, protocol, ports, versions)
+        if key not in self._walks:
+            self._walks[key] = tuple(walk(probe(protocol, (ports,)), versions))
+        return self._walks[key]
 
     def _input(self, packets, versions) -> Iterator[ChainFate]:
         for path, walker, policy in self._inputs:

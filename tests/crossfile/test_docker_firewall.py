@@ -226,3 +226,20 @@ def test_compose_and_nftables_a_forward_policy_drop_kills_every_publish(cli, tmp
     found = findings(cli, "compose.yaml")
     assert lines(found) == [("PL502", 6), ("PL502", 7), ("PL502", 8), ("PL502", 16), ("PL502", 20), ("PL502", 26)]
     assert "forward drops every new connection" in found[0][2]
+
+
+def test_bindings_that_send_the_same_packets_are_each_reported_from_one_walk(cli, tmp_path, monkeypatch):
+    """A project's services publish the same ports again and again: the firewall is walked once
+    per distinct probe (protocol, ports, IP versions), and every binding still gets its finding."""
+    from portlint.verdicts import ChainWalker
+
+    walked = []
+    base = ChainWalker.base
+    monkeypatch.setattr(ChainWalker, "base", lambda self, policy, packets: walked.append(packets) or base(self, policy, packets))
+    second = STACK.replace("name: shop", "name: shop-staging")
+    monkeypatch.chdir(project(tmp_path, {"compose.yaml": STACK, "staging/compose.yaml": second, "rules.v4": RULES_V4}))
+    found = findings(cli, "compose.yaml", "staging/compose.yaml")
+    assert lines(found) == [("PL501", 16), ("PL501", 20), ("PL501", 26)] * 2
+    assert [message.split(" is ")[0] for _, _, message in found] == \
+        ["5432/tcp of service db", "6379/tcp of service cache", "3000/tcp of service grafana"] * 2
+    assert walked and len(walked) == len(set(walked))  # each probe walked once through INPUT and FORWARD
