@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .exposure import ChainKey
-from .model import Action, ChainPolicy, Document, FirewallRule, PortBinding, PortRange
+from .model import Action, ChainPolicy, Document, FirewallRule, Location, PortBinding, PortRange
 from .rules import ProjectContext, RuleContext
 from .rules.structure import describe, done
 from .verdicts import ChainWalker, Verdict, probe, sees
@@ -59,6 +59,11 @@ class ChainFate:
     @property
     def where(self) -> str:
         return f"{self.path}:{self.line}"
+
+    @property
+    def location(self) -> Location | None:
+        """Where the culprit is, as :meth:`explain` names it; None when nothing drops the packets."""
+        return Location(self.path, self.line) if self.culprit is not None else None
 
     def explain(self) -> str:
         """``rules.v4:3, policy drop of INPUT``: where and how the chain drops the packets."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from .model import Location, record
@@ -33,13 +34,21 @@ class Finding:
     severity: Severity
     message: str
     location: Location
+    #: The other places the message names ("same verdict as line 12", "rules.v4:3"): the
+    #: earlier rule, the firewall rule or policy that drops a published port.
+    related: tuple[Location, ...] = ()
 
     @property
     def fingerprint(self) -> str:
-        """Stable across unrelated edits: code, path and message, not the line number."""
+        """Stable across unrelated edits: code, path and message, not the line number, neither
+        the finding's nor those of the places its message names (``line N``, ``path:N``)."""
         import hashlib  # only reporters and baselines ask; most runs never do
 
-        key = "\0".join((self.code, self.location.path, self.message))
+        message = self.message
+        for place in self.related:
+            number = f"{place.line}(?![0-9])"  # line 3 is not the start of line 31
+            message = re.sub(f"(?<={re.escape(place.path)}):{number}|(?<=\\bline ){number}", "", message)
+        key = "\0".join((self.code, self.location.path, message))
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
     def sort_key(self) -> tuple:

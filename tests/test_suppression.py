@@ -92,6 +92,37 @@ def test_baseline_reports_only_new_findings(cli, tmp_path, rules_file):
     assert result.code == 1 and codes_lines(result) == [("PL201", 6)]
 
 
+DUPLICATE_AND_SHADOWED = textwrap.dedent("""\
+    *filter
+    :INPUT DROP [0:0]
+    -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+    -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+    -A INPUT -p tcp -j DROP
+    -A INPUT -p tcp -m tcp --dport 443 -j ACCEPT
+    COMMIT
+    """)
+
+
+def test_a_baseline_survives_the_lines_a_message_names_moving(cli, tmp_path, rules_file):
+    """PL403 and PL404 name the earlier rule by its line; the fingerprint leaves that line out,
+    as it leaves out the finding's own."""
+    path = rules_file(DUPLICATE_AND_SHADOWED)
+    first = cli(path, "--isolated", "--select", "PL403,PL404", "--output-format", "json").json()
+    assert [(f["code"], f["line"], f["related"]) for f in first] == [
+        ("PL403", 4, [{"path": str(path), "line": 3}]), ("PL404", 6, [{"path": str(path), "line": 5}])]
+    baseline = tmp_path / "baseline.json"
+    assert cli(path, "--isolated", "--select", "PL403,PL404", "--write-baseline", baseline).code == 0
+    path.write_text(DUPLICATE_AND_SHADOWED.replace("*filter\n", "# moved\n# twice\n*filter\n"))
+    moved = cli(path, "--isolated", "--select", "PL403,PL404", "--output-format", "json").json()
+    assert [f["message"] for f in moved] != [f["message"] for f in first]  # "as line 5", not 3
+    assert [f["fingerprint"] for f in moved] == [f["fingerprint"] for f in first]
+    assert cli(path, "--isolated", "--select", "PL403,PL404", "--baseline", baseline).code == 0
+    # a duplicate of another rule is another finding
+    path.write_text(DUPLICATE_AND_SHADOWED.replace("COMMIT", "-A INPUT -p tcp -m tcp --dport 443 -j ACCEPT\nCOMMIT"))
+    result = cli(path, "--isolated", "--select", "PL403,PL404", "--baseline", baseline, "--output-format", "json")
+    assert result.code == 1 and codes_lines(result) == [("PL403", 7)]
+
+
 def test_a_broken_baseline_is_a_usage_error(cli, tmp_path, rules_file):
     bad = tmp_path / "baseline.json"
     bad.write_text("[]")

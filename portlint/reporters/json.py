@@ -18,6 +18,7 @@ def finding_record(finding: Finding) -> dict:
         "end_line": loc.end_line if loc.end_line is not None else loc.line,
         "end_column": loc.end_column if loc.end_column is not None else loc.column,
         "fingerprint": finding.fingerprint,
+        "related": [{"path": place.path, "line": place.line} for place in finding.related],
     }
 
 

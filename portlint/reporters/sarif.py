@@ -48,9 +48,10 @@ class SarifReporter(Reporter):
             if not path and finding.code == INTERNAL_ERROR[0]:
                 notifications.append(notification(finding.message, index.get(finding.code)))
                 continue
-            if path and path not in artifacts:
-                artifacts[path] = artifact_location(path, root)
-            results.append(result(finding, index, artifacts.get(path)))
+            for place in (finding.location, *finding.related):
+                if place.path and place.path not in artifacts:
+                    artifacts[place.path] = artifact_location(place.path, root)
+            results.append(result(finding, index, artifacts))
         notifications.extend(notification(problem) for problem in report.problems)
         invocation: dict = {"executionSuccessful": not (report.has_internal_error or report.problems)}
         if notifications:
@@ -84,19 +85,27 @@ def descriptor(rule: type[Rule]) -> dict:
     return described
 
 
-def result(finding: Finding, index: dict[str, int], artifact: dict | None) -> dict:
+def result(finding: Finding, index: dict[str, int], artifacts: dict[str, dict]) -> dict:
+    """A ``result``; ``artifacts``: the artifactLocation of every path it names."""
     located: dict = {"ruleId": finding.code}
     if finding.code in index:
         located["ruleIndex"] = index[finding.code]
     located["level"] = LEVELS[finding.severity]
     located["message"] = {"text": finding.message}
-    if artifact is not None:
-        physical: dict = {"artifactLocation": artifact}
-        if finding.location.line >= 1:
-            physical["region"] = region(finding.location)
-        located["locations"] = [{"physicalLocation": physical}]
+    if finding.location.path:
+        located["locations"] = [{"physicalLocation": physical_location(finding.location, artifacts)}]
+    if finding.related:
+        located["relatedLocations"] = [{"id": i, "physicalLocation": physical_location(place, artifacts)}
+                                       for i, place in enumerate(finding.related)]
     located["partialFingerprints"] = {FINGERPRINT: finding.fingerprint}
     return located
+
+
+def physical_location(location: Location, artifacts: dict[str, dict]) -> dict:
+    physical: dict = {"artifactLocation": artifacts[location.path]}
+    if location.line >= 1:
+        physical["region"] = region(location)
+    return physical
 
 
 def region(location: Location) -> dict:

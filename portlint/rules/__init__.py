@@ -128,12 +128,14 @@ class Rule:
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         raise NotImplementedError
 
-    def finding(self, location: Location, message: str, declaration: Declaration | None = None) -> Finding:
+    def finding(self, location: Location, message: str, declaration: Declaration | None = None,
+                related: tuple[Location, ...] = ()) -> Finding:
         """A finding of this rule about ``declaration``: when evaluation produced it (a loop or a
-        function of a shell script), the message ends with where its values came from."""
+        function of a shell script), the message ends with where its values came from.
+        ``related``: the places the message names by line, which its fingerprint leaves out."""
         if isinstance(declaration, FirewallRule) and declaration.origin:
             message = f"{message} ({declaration.origin})"
-        return Finding(self.code, self.name, self.level, message, location)
+        return Finding(self.code, self.name, self.level, message, location, related)
 
     @classmethod
     def validate(cls) -> str | None:

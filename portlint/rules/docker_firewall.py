@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..findings import Finding, Severity
 from ..hookspecs import hookimpl
-from ..model import Action, Document, PortBinding
+from ..model import Action, Document, Location, PortBinding
 from . import ProjectContext, ProjectRule
 from .publishing import host_ports, on_all_interfaces, published_bindings
 
@@ -58,22 +58,26 @@ class DockerBypassesFirewall(_PublishedPortRule):
                 continue
             fate = firewall.fate(binding)
             if fate.bypassed and fate.filtered is None:
-                yield self.finding(binding.location, self._message(binding, fate.bypassed))
+                message, related = self._message(binding, fate.bypassed)
+                yield self.finding(binding.location, message, related=related)
 
     @staticmethod
-    def _message(binding: PortBinding, bypassed: tuple[ChainFate, ...]) -> str:
+    def _message(binding: PortBinding, bypassed: tuple[ChainFate, ...]) -> tuple[str, tuple[Location, ...]]:
+        """The message, and the places it names."""
         drops = "; ".join(f.explain() for f in bypassed)
+        related = [f.location for f in bypassed if f.location is not None]
         sources: dict[str, list[str]] = {}
         for fate in bypassed:
             for p in fate.verdict.partials:
                 if p.action == Action.ACCEPT and p.by_source:
-                    where = f"{fate.path}:{p.rule.rule_line or p.rule.location.line}"
-                    sources.setdefault(p.rule.saddr, []).append(where)
+                    accepting = Location(fate.path, p.rule.rule_line or p.rule.location.line)
+                    related.append(accepting)
+                    sources.setdefault(p.rule.saddr, []).append(f"{accepting.path}:{accepting.line}")
         allowed = ", ".join(f"{source} ({', '.join(where)})" for source, where in sources.items())
         firewall = f"accepts it only from {allowed} and drops it otherwise" if sources else "drops it"
         return (f"{host_ports(binding)} of service {binding.service} is published on every interface, but the host "
                 f"firewall {firewall} ({drops}): Docker's NAT rules send it around the input path, so it is open "
-                "to every source; bind it to an address (127.0.0.1:...) or filter it in DOCKER-USER")
+                "to every source; bind it to an address (127.0.0.1:...) or filter it in DOCKER-USER"), tuple(related)
 
 
 class PublishedPortFiltered(_PublishedPortRule):
@@ -103,7 +107,8 @@ class PublishedPortFiltered(_PublishedPortRule):
                 yield self.finding(binding.location, (
                     f"{host_ports(binding)} of service {binding.service} is published, but {dropped.chain} {what} every "
                     f"new connection to container port {binding.target}/{binding.protocol} ({dropped.explain()}): "
-                    "nothing reaches the container; remove the publish, or the rule if the port should be reachable"))
+                    "nothing reaches the container; remove the publish, or the rule if the port should be reachable"),
+                    related=(dropped.location,) if dropped.location is not None else ())
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from ..coverage import CoverIndex, Matches, matches_everything
 from ..exposure import FILTER_HOOKS, ChainGraph, ChainKey, Exposure, chain_key
 from ..findings import Finding, Severity
 from ..hookspecs import hookimpl
-from ..model import Action, ChainPolicy, Document, FirewallRule, PortMatch, format_ranges, normalise
+from ..model import Action, ChainPolicy, Document, FirewallRule, Location, PortMatch, format_ranges, normalise
 from . import Rule, RuleContext
 
 #: Verdicts that end a packet's way through the chain. The NAT targets end it too ("rules should
@@ -89,6 +89,11 @@ class ChainEnds:
 
 def rule_line(rule: FirewallRule) -> int:
     return rule.rule_line or rule.location.line
+
+
+def rule_start(rule: FirewallRule) -> Location:
+    """Where a message that names ``rule`` by its line points: the start of its statement."""
+    return Location(rule.location.path, rule_line(rule))
 
 
 def same_statement(a: FirewallRule, b: FirewallRule) -> bool:
@@ -207,7 +212,8 @@ class DuplicateRule(Rule):
             for position, earlier in chain.duplicates.items():
                 rule = chain.rules[position]
                 yield self.finding(rule.location, f"same matches and verdict as line {rule_line(earlier)} "
-                                   f"({describe(rule)} {done(rule)}); delete this duplicate", rule)
+                                   f"({describe(rule)} {done(rule)}); delete this duplicate", rule,
+                                   related=(rule_start(earlier),))
 
 
 class ShadowedRule(Rule):
@@ -234,7 +240,8 @@ class ShadowedRule(Rule):
                 shadow = index.first_cover(matches) if index is not None else None
                 if shadow is not None and not same_statement(shadow, rule):
                     yield self.finding(rule.location, f"never matches: {describe(shadow)} is already "
-                                       f"{self._done(shadow, ends)} at line {rule_line(shadow)}", rule)
+                                       f"{self._done(shadow, ends)} at line {rule_line(shadow)}", rule,
+                                       related=(rule_start(shadow),))
                 elif position < last and self._terminal(rule, ends):
                     if index is None:
                         index = CoverIndex()

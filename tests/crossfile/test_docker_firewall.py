@@ -243,3 +243,13 @@ def test_bindings_that_send_the_same_packets_are_each_reported_from_one_walk(cli
     assert [message.split(" is ")[0] for _, _, message in found] == \
         ["5432/tcp of service db", "6379/tcp of service cache", "3000/tcp of service grafana"] * 2
     assert walked and len(walked) == len(set(walked))  # each probe walked once through INPUT and FORWARD
+
+
+def test_a_finding_keeps_its_fingerprint_when_the_firewall_lines_it_names_move(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(project(tmp_path, {"compose.yaml": STACK, "rules.v4": RULES_V4}))
+    before = cli("check", "compose.yaml", "--select", "PL501", "--output-format", "json").json()
+    assert before[2]["related"] == [{"path": "rules.v4", "line": 3}, {"path": "rules.v4", "line": 12}]
+    Path("rules.v4").write_text("# moved\n" + RULES_V4)
+    after = cli("check", "compose.yaml", "--select", "PL501", "--output-format", "json").json()
+    assert "rules.v4:13" in after[2]["message"] and after[2]["related"][1] == {"path": "rules.v4", "line": 13}
+    assert [f["fingerprint"] for f in after] == [f["fingerprint"] for f in before]

@@ -125,6 +125,20 @@ def test_results_have_level_location_region_and_fingerprint(cli, project):
     assert run["columnKind"] == "unicodeCodePoints"
 
 
+DUPLICATE = "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n" \
+            "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n"
+
+
+def test_the_places_a_message_names_are_related_locations(cli, project):
+    (project.root / "dup.rules").write_text(DUPLICATE)
+    _, log = sarif(cli, "dup.rules", "--select", "PL403")
+    (result,) = log["runs"][0]["results"]
+    assert result["message"]["text"].startswith("same matches and verdict as line 3 ")
+    assert result["relatedLocations"] == [{"id": 0, "physicalLocation": {
+        "artifactLocation": {"uri": "dup.rules", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 3, "startColumn": 1, "endLine": 3}}}]
+
+
 def test_uris_are_percent_encoded_and_absolute_outside_the_working_directory(cli, project, tmp_path_factory):
     (project.root / "with space").mkdir()
     (project.root / "with space" / "rules.v4").write_text((project.root / "etc" / "rules.v4").read_text())
@@ -184,6 +198,7 @@ SCENARIOS = {
     "clean": ("clean.rules",),
     "odd names and a path outside": ("with space/a,b:c%.rules", "{outside}"),
     "unreadable path": ("clean.rules", "missing.rules"),
+    "related locations": ("dup.rules", "--select", "PL403"),
 }
 
 
@@ -194,6 +209,7 @@ def test_validates_against_the_sarif_schema(cli, project, schema, scenario, requ
     (project.root / "with space" / "a,b:c%.rules").write_text(mixed)
     outside = tmp_path_factory.mktemp("elsewhere") / "rules.v4"
     outside.write_text(mixed)
+    (project.root / "dup.rules").write_text(DUPLICATE)
     args = [arg.format(outside=outside) for arg in SCENARIOS.get(scenario, ("etc/rules.v4",))]
     if scenario == "internal errors":
         request.getfixturevalue("broken_plugin")
