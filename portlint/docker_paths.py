@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .exposure import ChainKey
-from .model import Action, ChainPolicy, Document, FirewallRule, Location, PortBinding, PortRange
+from .model import Action, ChainPolicy, FirewallRule, Location, PortBinding, PortRange
 from .rules import ProjectContext, RuleContext
 from .rules.structure import describe, done
 from .verdicts import ChainWalker, Verdict, probe, sees
@@ -112,10 +112,6 @@ def on_loopback(binding: PortBinding) -> bool:
         return False
 
 
-def is_firewall(document: Document) -> bool:
-    return bool(document.policies) or any(isinstance(d, FirewallRule) for d in document.declarations)
-
-
 def chain_walker(ctx: RuleContext) -> ChainWalker:
     """The document's chain walker, shared by every user of the document (``ctx.shared``)."""
     return ChainWalker(ctx.chains)
@@ -136,7 +132,7 @@ class ProjectFirewall:
         self._inputs: list[tuple[str, ChainWalker, ChainPolicy]] = []
         self._forwards: list[tuple[str, ChainWalker, str, ChainKey | None, ChainPolicy | None]] = []
         for ctx in project.contexts:
-            if not is_firewall(ctx.document):
+            if not ctx.document.is_firewall:
                 continue
             path, walker = ctx.document.path, ctx.shared(chain_walker)
             self._inputs.extend((path, walker, policy) for policy in ctx.document.policies

@@ -278,6 +278,12 @@ class Document:
     #: would double a 100 MB dump.
     _starts: array | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def is_firewall(self) -> bool:
+        """Whether the document holds chains or firewall rules (an empty compose file holds
+        neither)."""
+        return bool(self.policies) or any(isinstance(d, FirewallRule) for d in self.declarations)
+
     def line_text(self, line: int) -> str:
         """The source line ``line`` (1-based) without its line break, lines split as
         ``str.splitlines`` splits them; "" when out of range."""

@@ -18,7 +18,8 @@ from ..findings import Finding, Severity
 from ..model import MAX_PORT, Declaration, Document, FirewallRule, Location, PortRange, normalise, port_count
 
 T = TypeVar("T")
-_BLOCK = 16  # ports judged together and remembered for the run (see ExposureRule._block)
+_BLOCK = 16  # ports of a range judged together and remembered for the run (see ExposureRule._block)
+_UNJUDGED = object()
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -211,13 +212,22 @@ class ExposureRule(Rule):
     def _judge(self, ranges: tuple[PortRange, ...], protocols: tuple[str, ...],
                ctx: RuleContext) -> tuple[list[int], list[Hashable]]:
         """The ports of ``ranges`` that concern this rule and their distinct reasons; what
-        concerns the rule is worked out once per run for each block of ports: rulesets repeat
-        ports and ranges rule after rule."""
+        concerns the rule is worked out once per run for each single port, and for each block of
+        ports a range touches: rulesets repeat ports and ranges rule after rule."""
         ports: list[int] = []
         reasons: dict[Hashable, None] = {}
         blocks = self.__dict__.setdefault("_blocks", {})
+        singles = self.__dict__.setdefault("_singles", {})
         for proto in protocols:
             for r in ranges:
+                if r.start == r.end:  # one port is judged alone: a small file has a few
+                    reason = singles.get((r.start, proto), _UNJUDGED)
+                    if reason is _UNJUDGED:
+                        reason = singles[r.start, proto] = self._reason(r.start, proto, ctx)
+                    if reason is not None:
+                        ports.append(r.start)
+                        reasons.setdefault(reason, None)
+                    continue
                 for block in range(r.start // _BLOCK, r.end // _BLOCK + 1):
                     found = blocks.get((block, proto))
                     if found is None:
@@ -236,16 +246,19 @@ class ExposureRule(Rule):
 
     def _block(self, block: int, protocol: str, ctx: RuleContext) -> _Concerned:
         """The ports of one block of ``_BLOCK`` ports that concern this rule."""
-        settings = ctx.settings
         ports, reasons = [], []
         for port in range(block * _BLOCK, min((block + 1) * _BLOCK, MAX_PORT + 1)):
-            if settings.allowed and settings.is_allowed(port, protocol):
-                continue
-            reason = self.concerns(port, protocol, ctx)
+            reason = self._reason(port, protocol, ctx)
             if reason is not None:
                 ports.append(port)
                 reasons.append(reason)
         return _Concerned(tuple(ports), tuple(reasons), tuple(dict.fromkeys(reasons)))
+
+    def _reason(self, port: int, protocol: str, ctx: RuleContext) -> Hashable | None:
+        """Why ``port`` concerns this rule, None when it does not or is allowed."""
+        if ctx.settings.allowed and ctx.settings.is_allowed(port, protocol):
+            return None
+        return self.concerns(port, protocol, ctx)
 
     def applies(self, exposure: Exposure) -> bool:
         """Whether this rule judges ``exposure`` at all (e.g. only those from any source)."""

@@ -14,7 +14,7 @@ from . import ProjectContext, ProjectRule
 from .publishing import host_ports, on_all_interfaces, published_bindings
 
 if TYPE_CHECKING:
-    from ..docker_paths import ChainFate
+    from ..docker_paths import ChainFate, ProjectFirewall
 
 
 def checked_bindings(project: ProjectContext) -> Iterator[PortBinding]:
@@ -29,10 +29,21 @@ def checked_bindings(project: ProjectContext) -> Iterator[PortBinding]:
 
 
 class _PublishedPortRule(ProjectRule):
-    """Reports on compose files, so the project is read only when one is checked."""
+    """Reports on compose files, so the project is read only when one is checked; judges them
+    only when the project has a firewall (the walker is not even imported otherwise)."""
 
     def concerns(self, document: Document) -> bool:
         return any(isinstance(d, PortBinding) for d in document.declarations)
+
+    def check_project(self, ctx: ProjectContext) -> Iterator[Finding]:
+        if not any(c.document.is_firewall for c in ctx.contexts):
+            return iter(())
+        from ..docker_paths import ProjectFirewall
+
+        return self.judge(ctx, ctx.shared(ProjectFirewall))
+
+    def judge(self, ctx: ProjectContext, firewall: ProjectFirewall) -> Iterator[Finding]:
+        raise NotImplementedError
 
 
 class DockerBypassesFirewall(_PublishedPortRule):
@@ -49,10 +60,7 @@ class DockerBypassesFirewall(_PublishedPortRule):
     severity = Severity.WARNING
     summary = "a compose port the host firewall drops is published around it"
 
-    def check_project(self, ctx: ProjectContext) -> Iterator[Finding]:
-        from ..docker_paths import ProjectFirewall
-
-        firewall = ctx.shared(ProjectFirewall)
+    def judge(self, ctx: ProjectContext, firewall: ProjectFirewall) -> Iterator[Finding]:
         for binding in checked_bindings(ctx):
             if not on_all_interfaces(binding) or binding.published is None or ctx.settings.allows_all((binding.published,), (binding.protocol,)):
                 continue
@@ -94,10 +102,9 @@ class PublishedPortFiltered(_PublishedPortRule):
     severity = Severity.INFO
     summary = "a compose port the project's DOCKER-USER (forward path) rules drop: a dead publish"
 
-    def check_project(self, ctx: ProjectContext) -> Iterator[Finding]:
-        from ..docker_paths import ProjectFirewall, on_loopback
+    def judge(self, ctx: ProjectContext, firewall: ProjectFirewall) -> Iterator[Finding]:
+        from ..docker_paths import on_loopback
 
-        firewall = ctx.shared(ProjectFirewall)
         for binding in checked_bindings(ctx):
             if on_loopback(binding):
                 continue

@@ -47,7 +47,14 @@ def test_an_iptables_file_loads_neither_grammar_nor_yaml_nor_the_docker_checks(p
     assert not modules & (HEAVY | {"ruamel.yaml", "portlint.docker_paths", "portlint.parsers.compose_project"})
 
 
-def test_a_compose_file_with_plain_ports_loads_no_grammar(project):
+def test_a_compose_file_with_plain_ports_loads_no_grammar_nor_the_docker_checks_without_a_firewall(project):
+    modules = imported(run("--isolated", project / "compose.yaml"), cwd=project)
+    assert "ruamel.yaml" in modules
+    assert not modules & (HEAVY | {"portlint.docker_paths"})  # its project is the file alone
+
+
+def test_a_compose_file_of_a_project_with_a_firewall_loads_the_docker_checks(project):
+    (project / ".git").mkdir()  # the project root: rules.v4 belongs to the project
     modules = imported(run("--isolated", project / "compose.yaml"), cwd=project)
     assert {"ruamel.yaml", "portlint.docker_paths"} <= modules  # the firewall beside it is judged
     assert not modules & HEAVY
