@@ -37,6 +37,9 @@ class Finding:
     #: The other places the message names ("same verdict as line 12", "rules.v4:3"): the
     #: earlier rule, the firewall rule or policy that drops a published port.
     related: tuple[Location, ...] = ()
+    #: The first line of the statement the finding is about, when it starts on an earlier line
+    #: than the finding (an element of a multi-line nftables set): a suppression there covers it.
+    statement_line: int | None = None
 
     @property
     def fingerprint(self) -> str:

@@ -4,7 +4,8 @@ One scanner for every format, because every format portlint reads writes comment
 (iptables-save, shell, nftables, YAML) and its rule comments (``-m comment --comment "..."``,
 nft ``comment "..."``) sit on the rule's own line. A directive on a line with other content
 suppresses findings on that line; a directive alone on a comment line suppresses the next line
-that is not blank or a comment; ``ignore-file`` suppresses the whole file. Without a code list,
+that is not blank or a comment; ``ignore-file`` suppresses the whole file. A directive for the
+first line of a statement that goes on over several lines covers the whole statement. Without a code list,
 a directive suppresses every code.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Directive:
 
     def matches(self, finding: Finding) -> str | None:
         """The code or name of this directive that covers ``finding``, or None."""
-        if not self.file_level and finding.location.line != self.target_line:
+        if not self.file_level and self.target_line not in (finding.location.line, finding.statement_line):
             return None
         if self.codes is None:
             return "*"

@@ -158,3 +158,26 @@ def test_shell_script_comments(cli, rules_file):
         """), "firewall.sh")
     result = cli(path, "--output-format", "json", "--isolated", "--select", "PL201,PL004")
     assert codes_lines(result) == [("PL201", 6), ("PL201", 6)]
+
+
+def test_a_directive_above_a_multi_line_nftables_rule_covers_its_every_element(cli, rules_file):
+    rule = "tcp dport {\n      23,\n      21,\n      110\n    } accept"
+    path = rules_file(textwrap.dedent(f"""\
+        table inet filter {{
+          chain input {{
+            type filter hook input priority 0; policy drop;
+            # portlint: ignore[PL201] -- the lab's old switches
+            {rule}
+            udp dport {{
+              69
+            }} accept
+          }}
+        }}
+        """), "nftables.conf")
+    result = cli(path, "--output-format", "json", "--isolated", "--select", "PL201,PL004")
+    assert codes_lines(result) == [("PL201", 11)]  # tftp: the directive covers only its own rule
+    trailing = path.read_text().replace("# portlint: ignore[PL201] -- the lab's old switches\n", "").replace(
+        "tcp dport {", "tcp dport {  # portlint: ignore[cleartext-service]")
+    path.write_text(trailing)
+    result = cli(path, "--output-format", "json", "--isolated", "--select", "PL201,PL004")
+    assert codes_lines(result) == [("PL201", 10)]

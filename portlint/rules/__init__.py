@@ -134,9 +134,13 @@ class Rule:
         """A finding of this rule about ``declaration``: when evaluation produced it (a loop or a
         function of a shell script), the message ends with where its values came from.
         ``related``: the places the message names by line, which its fingerprint leaves out."""
-        if isinstance(declaration, FirewallRule) and declaration.origin:
-            message = f"{message} ({declaration.origin})"
-        return Finding(self.code, self.name, self.level, message, location, related)
+        statement_line = None
+        if isinstance(declaration, FirewallRule):
+            if declaration.origin:
+                message = f"{message} ({declaration.origin})"
+            if declaration.rule_line is not None and declaration.rule_line < location.line:
+                statement_line = declaration.rule_line
+        return Finding(self.code, self.name, self.level, message, location, related, statement_line)
 
     @classmethod
     def validate(cls) -> str | None:
