@@ -16,7 +16,7 @@ from typing import NoReturn, TextIO
 from . import __version__
 from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
-from .parallel import PARALLEL_FROM_BYTES, default_jobs
+from .parallel import PARALLEL_FROM_BYTES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("check", "ports", "exposure", "rules", "explain", "port")
@@ -343,7 +343,7 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
         else:
             texts.append((name, text, fmt, decode_error))
     files = linter.select_files(candidates, args.input_format, report, args.skip_unknown)
-    return linter.run(files, report, visit, texts, jobs=args.jobs or default_jobs([path for path, _ in files]))
+    return linter.run(files, report, visit, texts, jobs=args.jobs)
 
 
 def _print_problems(report: Report) -> None:

@@ -128,6 +128,7 @@ class Linter:
         self.project_scope = project or ProjectScope()
         self._project_files: dict[Path, list[tuple[str, str]]] = {}
         self._project_documents: dict[str, RuleContext | None] = {}
+        self._jobs: int | None = 1  # of the run: the processes that read the rest of the project
 
     # -- formats ---------------------------------------------------------------------------
 
@@ -169,16 +170,19 @@ class Linter:
 
     def run(self, files: list[tuple[str, str]], report: Report | None = None,
             visit: Callable[[Document], None] | None = None,
-            texts: Iterable[tuple[str, str, str, Diagnostic | None]] = (), jobs: int = 1) -> Report:
+            texts: Iterable[tuple[str, str, str, Diagnostic | None]] = (), jobs: int | None = 1) -> Report:
         """Lint ``files`` (``(path, format)``), by ``jobs`` processes, and ``texts`` already read
         (standard input: ``(path, text, format, decode error)``) into ``report``, then run the
         project rules over them and the rest of their project; ``visit`` sees every checked
-        document (``portlint ports``)."""
+        document (``portlint ports``). ``jobs`` None: as many processes as the files are worth
+        (:func:`parallel.default_jobs`), for the checked files and the rest of the project alike."""
         report = report or self.new_report()
         for failure in self.registry.failures:
             report.findings.append(internal_error("", self._plugin_failure_message(failure)))
         checked: list[_Checked] = []
-        outcomes = parallel.ordered_map(self._read_and_check, files, jobs, kind=_format_of, size=_size_of)
+        self._jobs = jobs
+        workers = jobs or parallel.default_jobs([path for path, _ in files])
+        outcomes = parallel.ordered_map(self._read_and_check, files, workers, kind=_format_of, size=_size_of)
         from_files = zip((path for path, _ in files), outcomes)
         from_texts = ((path, self._check_text(text, path, fmt, decode_error)) for path, text, fmt, decode_error in texts)
         for path, outcome in itertools.chain(from_files, from_texts):
@@ -295,11 +299,9 @@ class Linter:
         others: list[RuleContext] = []
         if root is not None:
             seen = {os.path.realpath(ctx.document.path) for ctx in checked}
-            for path, fmt in self._files_under(root):
-                if os.path.realpath(path) not in seen:
-                    context = self._read_for_project(path, fmt)
-                    if context is not None:
-                        others.append(context)
+            files = [(path, fmt) for path, fmt in self._files_under(root) if os.path.realpath(path) not in seen]
+            self._read_for_project([file for file in files if file[0] not in self._project_documents])
+            others = [context for path, _ in files if (context := self._project_documents[path]) is not None]
         return ProjectContext(root, checked, others, self.catalog, self.settings)
 
     def _files_under(self, root: Path) -> list[tuple[str, str]]:
@@ -310,22 +312,26 @@ class Linter:
             self._project_files[root] = self.select_files(self.project_scope.candidates(root), None, skipped)
         return self._project_files[root]
 
-    def _read_for_project(self, path: str, fmt: str) -> RuleContext | None:
-        """The context of a file read for the project, parsed once per linter; None when it
-        cannot be read or its parser crashes (reported when that file is checked itself)."""
+    def _read_for_project(self, files: list[tuple[str, str]]) -> None:
+        """Parse ``files`` of the project, by the run's processes, once per linter: a pre-commit
+        run names one compose file, and every firewall of the repository is read beside it."""
         from .rules import RuleContext
 
-        if path not in self._project_documents:
-            context = None
-            try:
-                text, _ = read_text(path)
-            except OSError:
-                text = None
-            if text is not None:
-                document, crashed = self.parse(text, path, fmt)
-                context = None if crashed else RuleContext(document, self.catalog, self.settings)
-            self._project_documents[path] = context
-        return self._project_documents[path]
+        workers = self._jobs or parallel.default_jobs([path for path, _ in files])
+        documents = parallel.ordered_map(self._parse_for_project, files, workers, kind=_format_of, size=_size_of)
+        for (path, _), document in zip(files, documents):
+            self._project_documents[path] = None if document is None else RuleContext(document, self.catalog, self.settings)
+
+    def _parse_for_project(self, file: tuple[str, str]) -> Document | None:
+        """The document of a file read for the project; None when it cannot be read or its parser
+        crashes (reported when that file is checked itself)."""
+        path, fmt = file
+        try:
+            text, _ = read_text(path)
+        except OSError:
+            return None
+        document, crashed = self.parse(text, path, fmt)
+        return None if crashed else document
 
     # -- internal errors -----------------------------------------------------------------
 

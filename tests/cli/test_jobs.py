@@ -65,6 +65,9 @@ class Probe(Parser):
             os._exit(3)
         if "hang" in text and worker:
             time.sleep(600)
+        if text.startswith("record "):  # read for the project: no finding tells who parsed it
+            with open(text.split()[1], "a") as log:
+                log.write("worker " if worker else "main ")
         message = "parsed by a worker" if worker and "where" in text else "parsed"
         if "unpicklable" in text:
             message = Unpicklable(message)
@@ -312,3 +315,25 @@ def alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.mark.skipif(cpu_count() < 2, reason="one processor: every run is serial by default")
+def test_the_rest_of_the_project_is_read_by_workers_too(cli_process, env, tmp_path):
+    """A pre-commit run names one compose file; the project's other files (its firewalls) are
+    read for the cross-file rules, by the workers when they are worth it, with the same report."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "compose.yaml").write_text(COMPOSE.format(name="web", port=2375))
+    (tmp_path / "rules.v4").write_text(FIREWALL)
+    log = tmp_path / "parsed.log"
+    for i in range(8):
+        (tmp_path / f"side{i}.probe").write_text(f"record {log}\n" + "x" * (PARALLEL_FROM_BYTES // 4))
+    reports = {}
+    for jobs in ("1", "2", None):
+        log.unlink(missing_ok=True)
+        args = ["check", "--output-format", "json", "compose.yaml"] + (["-j", jobs] if jobs else [])
+        result = cli_process(*args, cwd=tmp_path, env=env)
+        reports[jobs] = (result.code, result.out, result.err)
+        parsers = sorted(log.read_text().split())
+        assert parsers == (8 * ["main"] if jobs == "1" else ["main"] + 7 * ["worker"]), jobs
+    assert reports["1"] == reports["2"] == reports[None]
+    assert reports["1"][0] == 1 and '"PL501"' in reports["1"][1]  # the firewall beside it was read
