@@ -114,3 +114,24 @@ def test_port_range_and_seed_notes(cli):
 def test_port_query_errors(cli, query, message):
     result = cli("port", query)
     assert result.code == 2 and message in result.err
+
+
+@pytest.mark.parametrize("columns", ["60", "120"])
+def test_help_is_what_argparse_itself_formats_at_the_terminal_width(monkeypatch, columns):
+    """The help formatter asks the terminal its width once per process instead of once per
+    option; the help it formats is argparse's own."""
+    import argparse
+
+    from portlint import cli
+
+    monkeypatch.setenv("COLUMNS", columns)
+    cli._terminal_width.cache_clear()
+    try:
+        parser = cli.build_parser()
+        commands = parser._subparsers._group_actions[0].choices
+        for command in [parser, *commands.values()]:
+            ours = command.format_help()
+            command.formatter_class = argparse.HelpFormatter
+            assert ours == command.format_help()
+    finally:
+        cli._terminal_width.cache_clear()
