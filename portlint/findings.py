@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 
 from .model import Location, record
 
@@ -27,7 +26,6 @@ class Severity(enum.IntEnum):
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class Finding:
     code: str
     name: str

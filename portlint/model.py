@@ -9,28 +9,33 @@ from __future__ import annotations
 import operator
 import re
 from array import array
-from dataclasses import MISSING, dataclass, field, fields
-from typing import TypeVar, Union
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
+from typing import Callable, TypeVar, Union
 
 MIN_PORT = 0
 MAX_PORT = 65535
 R = TypeVar("R")
 
 
-def record(cls: type[R]) -> type[R]:
-    """Make a frozen slotted dataclass, declared with ``init=False``, cheap to build and to
-    pickle: parsers build one or more of these per rule, and ``--jobs`` workers send back
-    hundreds of thousands.
+def record(cls: type[R] | None = None, *, order: bool = False):
+    """A frozen slotted dataclass, cheap to define, to build and to pickle: parsers build one or
+    more records per rule, ``--jobs`` workers send back hundreds of thousands, and every run
+    defines them at start-up.
 
-    The ``__init__`` dataclasses writes for a frozen class sets each field through
-    ``object.__setattr__`` (3 us for FirewallRule's 25 fields); this one stores into the
-    slots through their descriptors, half the time, and the instances stay as frozen. The
-    ``__getstate__``/``__setstate__`` dataclasses gives frozen slotted classes loop over the
-    fields in Python; pickling as the constructor's arguments about halves sending a record
-    and receiving it."""
+    ``dataclasses`` writes and compiles a method of each kind for each class (about 1 ms a
+    class) and, for a frozen one, an ``__init__`` that sets each field through
+    ``object.__setattr__`` (3 us for FirewallRule's 25 fields). Here ``dataclass`` declares the
+    fields (``fields()``, ``replace()`` work as for any dataclass) and writes the comparisons
+    and the hash, ``__init__`` stores into the slots through their descriptors (half the time),
+    and ``repr`` and immutability are functions over the fields as one tuple, written without
+    compiling anything. Pickled as the constructor's arguments, which about halves sending a
+    record and receiving it."""
+    if cls is None:
+        return lambda cls: record(cls, order=order)
+    cls = dataclass(cls, slots=True, init=False, repr=False, unsafe_hash=True, order=order)
     specs = fields(cls)
-    assert "__init__" not in cls.__dict__ and all(f.default_factory is MISSING and f.init for f in specs), cls
-    names = [f.name for f in specs]
+    assert all(f.default_factory is MISSING and f.init for f in specs), cls
+    names = tuple(f.name for f in specs)
     namespace = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
     namespace.update({f"_default_{f.name}": f.default for f in specs if f.default is not MISSING})
     parameters = ", ".join(name if f.default is MISSING else f"{name}=_default_{name}" for name, f in zip(names, specs))
@@ -39,13 +44,33 @@ def record(cls: type[R]) -> type[R]:
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init
-    get = operator.attrgetter(*names)
-    cls.__reduce__ = (lambda self: (cls, get(self))) if len(names) > 1 else (lambda self: (cls, (get(self),)))
+    get = operator.attrgetter(*names) if len(names) > 1 else (lambda self, one=names[0]: (getattr(self, one),))
+    for method in _record_methods(get, names):
+        method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
+        setattr(cls, method.__name__, method)
     return cls
 
 
-@record
-@dataclass(frozen=True, slots=True, order=True, init=False)
+def _record_methods(get: Callable[[object], tuple], names: tuple[str, ...]) -> list[Callable]:
+    """What dataclasses would write for a frozen record and needs no speed (the comparisons
+    and the hash it writes are kept: sorting and hashing records is hot), over ``get(self)``:
+    its fields as a tuple."""
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({', '.join(f'{n}={v!r}' for n, v in zip(names, get(self)))})"
+
+    def __setattr__(self, name, value):
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self):
+        return self.__class__, get(self)
+
+    return [__repr__, __setattr__, __delattr__, __reduce__]
+
+
+@record(order=True)
 class PortRange:
     """An inclusive port range as written: ``start > end`` is kept (it matches no port)."""
 
@@ -110,7 +135,6 @@ def format_ranges(ranges: tuple[PortRange, ...]) -> str:
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class Location:
     path: str
     line: int
@@ -120,7 +144,6 @@ class Location:
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class PortMatch:
     """One port match of a rule: the ranges as written, and whether the match is negated."""
 
@@ -150,7 +173,6 @@ class Action:
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class FirewallRule:
     """A rule of an iptables or nftables ruleset that matches on ports (or may: every rule is kept
     so that chain reachability can be computed)."""
@@ -202,7 +224,6 @@ class Hook:
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class ChainPolicy:
     """A chain declaration: base chains have a hook, a type and a policy; user chains have none."""
 
@@ -217,7 +238,6 @@ class ChainPolicy:
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class PortBinding:
     """A compose ``ports:`` entry (published) or an ``expose:`` entry (container only)."""
 
@@ -236,7 +256,6 @@ Declaration = Union[FirewallRule, PortBinding]
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class ServiceSettings:
     """How a compose service reaches the network, beside its PortBindings (joined by ``service``).
 
@@ -254,7 +273,6 @@ class ServiceSettings:
 
 
 @record
-@dataclass(frozen=True, slots=True, init=False)
 class Diagnostic:
     """A problem a parser met in the input; the rule with this code turns it into a finding."""
 
