@@ -5,13 +5,15 @@ import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
 from . import Parser
 from .common import PARSE_ERROR, Word, grammar, lark_error
-from .iptables_options import RuleFacts, read_rule
+
+if TYPE_CHECKING:
+    from .iptables_options import RuleFacts
 
 #: Built-in chains of each table, and the chain type (as nftables names it) of the table.
 BUILTIN_CHAINS = {
@@ -262,6 +264,9 @@ class Ruleset:
     """
 
     def __init__(self, document: Document, resolve, create_chains: bool = False) -> None:
+        from .iptables_options import read_rule  # its option tables: only for runs with iptables
+
+        self.read_rule = read_rule
         self.doc = document
         self.resolve = resolve
         self.create_chains = create_chains
@@ -292,7 +297,7 @@ class Ruleset:
                 self.declare(table, chain, words[1], None)  # a built-in one's policy is the kernel's
             else:
                 self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
-        facts, diagnostics = read_rule(args, self.doc.path, self.resolve)
+        facts, diagnostics = self.read_rule(args, self.doc.path, self.resolve)
         self.doc.diagnostics.extend(diagnostics)
         share = self.values.setdefault
         facts.saddr, facts.daddr = share(facts.saddr, facts.saddr), share(facts.daddr, facts.daddr)
