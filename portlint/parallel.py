@@ -166,5 +166,9 @@ def _run_chunk(items: Sequence) -> list:
 
 def _stop_now(executor: ProcessPoolExecutor) -> None:
     """Terminate the workers instead of letting them finish their chunks."""
+    terminate = getattr(executor, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
     for process in list((executor._processes or {}).values()):  # no public way before Python 3.14
         process.terminate()

@@ -337,3 +337,24 @@ def test_the_rest_of_the_project_is_read_by_workers_too(cli_process, env, tmp_pa
         assert parsers == (8 * ["main"] if jobs == "1" else ["main"] + 7 * ["worker"]), jobs
     assert reports["1"] == reports["2"] == reports[None]
     assert reports["1"][0] == 1 and '"PL501"' in reports["1"][1]  # the firewall beside it was read
+
+
+def test_stopping_uses_the_public_way_where_python_has_one():
+    """Python 3.14 gives ProcessPoolExecutor.terminate_workers; before it, the workers are
+    terminated one by one."""
+    from portlint import parallel
+
+    class Executor:
+        def __init__(self, public: bool) -> None:
+            self.calls = []
+            self._processes = {1: self}
+            if public:
+                self.terminate_workers = lambda: self.calls.append("terminate_workers")
+
+        def terminate(self) -> None:
+            self.calls.append("terminate")
+
+    for public, expected in ((True, ["terminate_workers"]), (False, ["terminate"])):
+        executor = Executor(public)
+        parallel._stop_now(executor)
+        assert executor.calls == expected
