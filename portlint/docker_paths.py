@@ -161,7 +161,7 @@ class ProjectFirewall:
     def _walked(self, walk, protocol: str, ports: PortRange, versions: frozenset[str]) -> tuple[ChainFate, ...]:
         """The fates of the packets of ``protocol`` to ``ports``, walked once for every binding
         that sends them: the services of a project publish the same ports again and again."""
-        key = (walk.__name__, protocol, ports, versions)
+        key = (walk, protocol, ports, versions)
         if key not in self._walks:
             self._walks[key] = tuple(walk(probe(protocol, (ports,)), versions))
         return self._walks[key]
