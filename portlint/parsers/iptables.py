@@ -5,7 +5,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
@@ -187,9 +187,11 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
     return ("rule", words)
 
 
-def iter_statements(text: str, path: str, errors: list[Diagnostic]) -> Iterator[tuple[str, list[Word]]]:
+def iter_statements(text: str, path: str, errors: list[Diagnostic],
+                    plain_rule: Callable[[str, int], bool] | None = None) -> Iterator[tuple[str, list[Word]]]:
     """The statements of an iptables-save text one by one (a dump's words are never all held
-    at once), adding a PL001 to ``errors`` for each line that is not one."""
+    at once), adding a PL001 to ``errors`` for each line that is not one. ``plain_rule(line,
+    number)`` is offered each ``-A`` line first, and returns whether it took it."""
     start = 0
     number = 0
     while start <= len(text):
@@ -199,6 +201,8 @@ def iter_statements(text: str, path: str, errors: list[Diagnostic]) -> Iterator[
         number += 1
         line = text[start:end]
         start = end + 1
+        if plain_rule is not None and line.startswith("-A ") and plain_rule(line, number):
+            continue
         statement = _fast_statement(line, number)
         if statement is False:
             grammar_found, grammar_errors = grammar_statements(line, path, number)
@@ -264,9 +268,12 @@ class Ruleset:
     """
 
     def __init__(self, document: Document, resolve, create_chains: bool = False) -> None:
-        from .iptables_options import read_rule  # its option tables: only for runs with iptables
+        # the option tables: imported only for runs with iptables
+        from .iptables_options import read_rule
+        from .iptables_shapes import ShapeReader
 
         self.read_rule = read_rule
+        self.shapes = ShapeReader(document.path, resolve)
         self.doc = document
         self.resolve = resolve
         self.create_chains = create_chains
@@ -299,10 +306,23 @@ class Ruleset:
                 self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
         facts, diagnostics = self.read_rule(args, self.doc.path, self.resolve)
         self.doc.diagnostics.extend(diagnostics)
+        return self.add(table, Location(self.doc.path, command.line, command.column), chain, facts, origin)
+
+    def apply_line(self, table: Table, line: str, number: int) -> bool:
+        """Add the plain rule ``line`` through its shape; False when it must be read word by
+        word."""
+        read = self.shapes.rule(line, number, table.chains)
+        if read is None:
+            return False
+        chain, facts = read
+        self.add(table, Location(self.doc.path, number, 1), chain, facts)
+        return True
+
+    def add(self, table: Table, location: Location, chain: str, facts: RuleFacts, origin: str | None = None) -> PendingRule:
         share = self.values.setdefault
         facts.saddr, facts.daddr = share(facts.saddr, facts.saddr), share(facts.daddr, facts.daddr)
         facts.comment, facts.unmodeled = share(facts.comment, facts.comment), share(facts.unmodeled, facts.unmodeled)
-        rule = PendingRule(Location(self.doc.path, command.line, command.column), chain, facts, origin)
+        rule = PendingRule(location, chain, facts, origin)
         table.rules.append(rule)
         return rule
 
@@ -402,6 +422,10 @@ class SaveReader:
     def apply(self, table: Table, words: list[Word]) -> None:
         self.ruleset.apply(table, words)
 
+    def plain_rule(self, line: str, number: int) -> bool:
+        """Read a plain ``-A`` rule line through its shape; False leaves it to the statements."""
+        return self.table is not None and self.ruleset.apply_line(self.table, line, number)
+
     def current_table(self, word: Word) -> Table | None:
         if self.table is None:
             self.error(word, "statement outside a table: start the table with a line such as *filter")
@@ -438,7 +462,7 @@ class IptablesParser(Parser):
 
         document = Document(path, self.name, text)
         reader = SaveReader(Ruleset(document, load().resolve), self.family(text, path))
-        for kind, words in iter_statements(text, path, document.diagnostics):
+        for kind, words in iter_statements(text, path, document.diagnostics, reader.plain_rule):
             reader.feed(kind, words)
         reader.finish(max(text.count("\n"), 1))
         return document
