@@ -24,6 +24,16 @@ def test_line_text_splits_lines_as_splitlines_does():
             assert document.line_text(number) == (lines[number - 1] if 0 < number <= len(lines) else ""), (text, number)
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_line_starts_of_text_split_by_chunks(chunk):
+    # Text broken only by "\n" is split a chunk at a time: the chunks' borders must not show.
+    rng = random.Random(chunk)
+    for _ in range(2000):
+        text = "".join(rng.choice(["a", "bc", " ", "\n", "\n\n", "é"]) for _ in range(rng.randint(0, 12)))
+        expected = [0, *(m.end() for m in model._LINE_BREAK.finditer(text))]
+        assert list(model.line_starts(text, chunk)) == expected, text
+
+
 RECORDS = [model.PortRange, model.Location, model.PortMatch, model.FirewallRule, model.ChainPolicy,
            model.PortBinding, model.ServiceSettings, model.Diagnostic, findings.Finding]
 
