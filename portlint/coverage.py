@@ -165,6 +165,12 @@ class Matches(NamedTuple):
         """A port match with no port in it (a reversed range): the rule never applies."""
         return () in (self.dport, self.sport, self.either)
 
+    @property
+    def covers_nothing(self) -> bool:
+        """Conditions portlint cannot tell, or one that keeps state of its own: a rule with
+        them covers no other rule (see :func:`conditions_contain`)."""
+        return self.conditions is None or _stateful(self.conditions)
+
 
 def matches_everything(rule: FirewallRule) -> bool:
     """Whether ``rule`` has no match condition at all: it applies to every packet."""
@@ -233,7 +239,12 @@ def conditions_contain(outer: frozenset[str] | None, inner: frozenset[str] | Non
     same ones (and maybe more), and only when none of them keeps state of its own."""
     if outer is None or inner is None:
         return outer == frozenset()
-    return outer <= inner and not any(STATEFUL_MATCHES.intersection(c.split()) for c in outer)
+    return outer <= inner and not _stateful(outer)
+
+
+@lru_cache(maxsize=4096)
+def _stateful(conditions: frozenset[str]) -> bool:
+    return any(STATEFUL_MATCHES.intersection(c.split()) for c in conditions)
 
 
 def ports_subset(inner: Ports, outer: Ports) -> bool:

@@ -242,7 +242,7 @@ class ShadowedRule(Rule):
                     yield self.finding(rule.location, f"never matches: {describe(shadow)} is already "
                                        f"{self._done(shadow, ends)} at line {rule_line(shadow)}", rule,
                                        related=(rule_start(shadow),))
-                elif position < last and self._terminal(rule, ends):
+                elif position < last and not matches.covers_nothing and self._terminal(rule, ends):
                     if index is None:
                         index = CoverIndex()
                     index.add(matches, rule)
