@@ -34,6 +34,8 @@ TERMINAL_NAMES = {
     "COMMENT": "a # comment", "OPTION": "an option", "WORD": "a word", "STRING": "a quoted string",
     "BANG": "'!'", "_NL": "end of line", "$END": "end of file",
 }
+#: A chain declaration as iptables-save writes it: the chain's name, its policy and counters.
+_PLAIN_CHAIN = re.compile(r":[^\s\"'\\]+ [^\s\"'\\]+ \[[0-9]+:[0-9]+\]\Z")
 _SNIFF = re.compile(r"^(\*(filter|nat|mangle|raw|security)\s*$|:\S+ (ACCEPT|DROP|-) \[\d+:\d+\]|(\[\d+:\d+\] )?-A \S+)", re.M)
 _IPV6_HINT = re.compile(r"ip6tables|icmpv6|ipv6-icmp|icmp6|(?:-[sd]|--to-destination) \[?[0-9a-fA-F]*:[0-9a-fA-F]*:")
 
@@ -188,10 +190,11 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
 
 
 def iter_statements(text: str, path: str, errors: list[Diagnostic],
-                    plain_rule: Callable[[str, int], bool] | None = None) -> Iterator[tuple[str, list[Word]]]:
+                    plain: Callable[[str, int], bool] | None = None) -> Iterator[tuple[str, list[Word]]]:
     """The statements of an iptables-save text one by one (a dump's words are never all held
-    at once), adding a PL001 to ``errors`` for each line that is not one. ``plain_rule(line,
-    number)`` is offered each ``-A`` line first, and returns whether it took it."""
+    at once), adding a PL001 to ``errors`` for each line that is not one. ``plain(line,
+    number)`` is offered each rule (``-A``) and chain (``:``) line first, and returns whether it
+    took it."""
     start = 0
     number = 0
     while start <= len(text):
@@ -201,7 +204,7 @@ def iter_statements(text: str, path: str, errors: list[Diagnostic],
         number += 1
         line = text[start:end]
         start = end + 1
-        if plain_rule is not None and line.startswith("-A ") and plain_rule(line, number):
+        if plain is not None and line.startswith(("-A ", ":")) and plain(line, number):
             continue
         statement = _fast_statement(line, number)
         if statement is False:
@@ -301,7 +304,7 @@ class Ruleset:
             args = args[1:]
         if chain not in table.chains:
             if chain in BUILTIN_CHAINS.get(table.name, ()) or self.create_chains:
-                self.declare(table, chain, words[1], None)  # a built-in one's policy is the kernel's
+                self.declare(table, chain, words[1].location(self.doc.path), None)  # a built-in one's policy is the kernel's
             else:
                 self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
         facts, diagnostics = self.read_rule(args, self.doc.path, self.resolve)
@@ -328,14 +331,14 @@ class Ruleset:
 
     def other_command(self, table: Table, command: str, args: list[Word]) -> None:
         if command == "new" and args:
-            self.declare(table, args[0].text, args[0], None)
+            self.declare(table, args[0].text, args[0].location(self.doc.path), None)
         elif command == "policy" and len(args) >= 2:
-            self.declare(table, args[0].text, args[0], args[1].text.lower())
+            self.declare(table, args[0].text, args[0].location(self.doc.path), args[1].text.lower())
 
-    def declare(self, table: Table, name: str, word: Word, policy: str | None) -> None:
+    def declare(self, table: Table, name: str, location: Location, policy: str | None) -> None:
         builtin = name in BUILTIN_CHAINS.get(table.name, ())
         table.chains[name] = ChainPolicy(
-            location=word.location(self.doc.path), format="iptables", family=table.family,
+            location=location, format="iptables", family=table.family,
             table=table.name, chain=name, hook=name.lower() if builtin else None,
             type=CHAIN_TYPES.get(table.name) if builtin else None, policy=policy,
         )
@@ -410,7 +413,7 @@ class SaveReader:
             self.error(words[1], f"chain {name} is not a built-in chain of table {table.name}: its policy must be '-'")
         if builtin and policy not in ("ACCEPT", "DROP"):
             self.error(words[1], f"invalid policy {policy!r} for built-in chain {name}: expected ACCEPT or DROP")
-        self.ruleset.declare(table, name, words[0], policy.lower() if builtin else None)
+        self.ruleset.declare(table, name, words[0].location(self.ruleset.doc.path), policy.lower() if builtin else None)
 
     def on_rule(self, words: list[Word]) -> None:
         if words[0].kind == "COUNTERS":
@@ -422,9 +425,24 @@ class SaveReader:
     def apply(self, table: Table, words: list[Word]) -> None:
         self.ruleset.apply(table, words)
 
-    def plain_rule(self, line: str, number: int) -> bool:
-        """Read a plain ``-A`` rule line through its shape; False leaves it to the statements."""
-        return self.table is not None and self.ruleset.apply_line(self.table, line, number)
+    def plain(self, line: str, number: int) -> bool:
+        """Read a line as iptables-save writes it (a rule through its shape, a chain declared
+        without counters' words or checks that cannot fail); False leaves it to the statements."""
+        table = self.table
+        if table is None:
+            return False
+        if line[0] == "-":
+            return self.ruleset.apply_line(table, line, number)
+        if not _PLAIN_CHAIN.match(line):
+            return False
+        first, policy, _ = line.split(" ")
+        name = first[1:]
+        builtin = name in BUILTIN_CHAINS.get(table.name, ())
+        if policy not in (("ACCEPT", "DROP") if builtin else ("-",)):
+            return False  # an error, which the statement reader reports
+        location = Location(self.ruleset.doc.path, number, 1, number, len(first) + 1)
+        self.ruleset.declare(table, name, location, policy.lower() if builtin else None)
+        return True
 
     def current_table(self, word: Word) -> Table | None:
         if self.table is None:
@@ -462,7 +480,7 @@ class IptablesParser(Parser):
 
         document = Document(path, self.name, text)
         reader = SaveReader(Ruleset(document, load().resolve), self.family(text, path))
-        for kind, words in iter_statements(text, path, document.diagnostics, reader.plain_rule):
+        for kind, words in iter_statements(text, path, document.diagnostics, reader.plain):
             reader.feed(kind, words)
         reader.finish(max(text.count("\n"), 1))
         return document

@@ -1,6 +1,7 @@
-"""Rules read through their shape (``iptables_shapes``) give exactly the model that reading each
-rule word by word gives: on the corpus, on a kube-proxy dump, and on rules built to share a shape
-while their free values differ in every way that could matter."""
+"""Rules read through their shape (``iptables_shapes``) and chains declared as iptables-save
+writes them give exactly the model that reading each line word by word gives: on the corpus, on
+a kube-proxy dump, and on lines built to share a shape while their free values differ in every
+way that could matter."""
 from __future__ import annotations
 
 import random
@@ -14,12 +15,12 @@ from portlint.parsers.iptables import IptablesParser
 
 
 def word_by_word(text: str, path: str = "rules.v4"):
-    reader_rule = iptables.SaveReader.plain_rule
-    iptables.SaveReader.plain_rule = lambda self, line, number: False
+    reader_rule = iptables.SaveReader.plain
+    iptables.SaveReader.plain = lambda self, line, number: False
     try:
         return IptablesParser().parse(text, path)
     finally:
-        iptables.SaveReader.plain_rule = reader_rule
+        iptables.SaveReader.plain = reader_rule
 
 
 def assert_same(text: str) -> None:
@@ -71,6 +72,17 @@ SAME_SHAPE = [
 @pytest.mark.parametrize("first, second", SAME_SHAPE)
 def test_rules_of_one_shape(first, second):
     assert_same(dump(first, second, first, second))
+
+
+@pytest.mark.parametrize("declaration", [
+    ":KUBE-C - [0:0]", ":KUBE-C - [12:345]", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [1:2]", ":INPUT - [0:0]",
+    ":KUBE-C ACCEPT [0:0]", ":OUTPUT REJECT [0:0]", ":KUBE-C - [0:0] extra", ":KUBE-C -  [0:0]", ":KUBE-C -",
+    ':KUBE-C "-" [0:0]', ":KUBE-C - [x:0]", ":KUBE-C - [0:0]\x0b", ":KUBE-\x00C - [0:0]", ": - [0:0]",
+    ":KUBE-é - [0:0]", ":KUBE-C\t- [0:0]", ":KUBE-A - [0:0]",
+])
+def test_chain_declarations(declaration):
+    assert_same(dump(declaration, "-A KUBE-C -j KUBE-A"))
+    assert_same(declaration + "\n")  # outside a table
 
 
 def test_a_rule_before_its_chain_is_declared():
