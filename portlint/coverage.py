@@ -165,11 +165,11 @@ class Matches(NamedTuple):
         """A port match with no port in it (a reversed range): the rule never applies."""
         return () in (self.dport, self.sport, self.either)
 
-    @property
-    def covers_nothing(self) -> bool:
-        """Conditions portlint cannot tell, or one that keeps state of its own: a rule with
-        them covers no other rule (see :func:`conditions_contain`)."""
-        return self.conditions is None or _stateful(self.conditions)
+
+def covers_nothing(rule: FirewallRule) -> bool:
+    """Conditions portlint cannot tell, or one that keeps state of its own: a rule with them
+    covers no other rule (see :func:`conditions_contain`)."""
+    return rule.unmodeled is None or bool(rule.unmodeled) and _stateful(_conditions(rule.unmodeled))
 
 
 def matches_everything(rule: FirewallRule) -> bool:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from types import MappingProxyType
 from typing import Iterator, Mapping, NamedTuple
 
-from ..coverage import CoverIndex, Matches, matches_everything
+from ..coverage import CoverIndex, Matches, covers_nothing, matches_everything
 from ..exposure import FILTER_HOOKS, ChainGraph, ChainKey, Exposure, chain_key
 from ..findings import Finding, Severity
 from ..hookspecs import hookimpl
@@ -114,29 +114,37 @@ def identity(rule: FirewallRule, matches: Matches, document: Document) -> tuple:
 
 
 class ReadChain(NamedTuple):
-    """A chain's rules in order, the matches of each, and the earlier rule each duplicate
-    repeats (by position): parallel lists, as a dump holds 200k rules."""
+    """A chain's rules in order, and the earlier rule each duplicate repeats (by position)."""
 
     rules: list[FirewallRule]
-    matches: list[Matches]
     duplicates: Mapping[int, FirewallRule]
 
 
 _NONE: Mapping[int, FirewallRule] = MappingProxyType({})  # most chains have no duplicate
 
 
+def verdict(rule: FirewallRule) -> tuple:
+    return rule.action, rule.target, rule.target_options, rule.to_address, rule.to_ports
+
+
 def read_chains(ctx: RuleContext) -> list[ReadChain]:
-    """Every chain, read once per document for PL403 and PL404."""
+    """Every chain, read once per document for PL403 and PL404. Only rules whose verdict
+    another rule of the chain repeats can be duplicates, so only theirs are compared: a
+    kube-proxy chain's rules jump to a chain each."""
     chains = []
     for rules in ctx.chains.rules.values():
-        first: dict[tuple, FirewallRule] = {}
-        matches = [Matches.of(rule) for rule in rules]
-        duplicates = {}
+        by_verdict: dict[tuple, list[int]] = {}
         for position, rule in enumerate(rules):
-            earlier = first.setdefault(identity(rule, matches[position], ctx.document), rule)
-            if earlier is not rule and not same_statement(earlier, rule):
-                duplicates[position] = earlier
-        chains.append(ReadChain(rules, matches, duplicates or _NONE))
+            by_verdict.setdefault(verdict(rule), []).append(position)
+        duplicates = {}
+        for positions in by_verdict.values():
+            first: dict[tuple, FirewallRule] = {}
+            for position in positions if len(positions) > 1 else ():
+                rule = rules[position]
+                earlier = first.setdefault(identity(rule, Matches.of(rule), ctx.document), rule)
+                if earlier is not rule and not same_statement(earlier, rule):
+                    duplicates[position] = earlier
+        chains.append(ReadChain(rules, dict(sorted(duplicates.items())) if duplicates else _NONE))
     return chains
 
 
@@ -234,18 +242,26 @@ class ShadowedRule(Rule):
         for chain in ctx.shared(read_chains):
             index: CoverIndex | None = None  # the chain's earlier terminal rules, once there is one
             last = len(chain.rules) - 1
-            for position, (rule, matches) in enumerate(zip(chain.rules, chain.matches)):
-                if position in chain.duplicates or matches.matches_nothing:
+            for position, rule in enumerate(chain.rules):
+                if position in chain.duplicates:
                     continue
-                shadow = index.first_cover(matches) if index is not None else None
-                if shadow is not None and not same_statement(shadow, rule):
-                    yield self.finding(rule.location, f"never matches: {describe(shadow)} is already "
-                                       f"{self._done(shadow, ends)} at line {rule_line(shadow)}", rule,
-                                       related=(rule_start(shadow),))
-                elif position < last and not matches.covers_nothing and self._terminal(rule, ends):
-                    if index is None:
-                        index = CoverIndex()
-                    index.add(matches, rule)
+                matches = None
+                if index is not None:
+                    matches = Matches.of(rule)
+                    if matches.matches_nothing:
+                        continue
+                    shadow = index.first_cover(matches)
+                    if shadow is not None and not same_statement(shadow, rule):
+                        yield self.finding(rule.location, f"never matches: {describe(shadow)} is already "
+                                           f"{self._done(shadow, ends)} at line {rule_line(shadow)}", rule,
+                                           related=(rule_start(shadow),))
+                        continue
+                if position < last and not covers_nothing(rule) and self._terminal(rule, ends):
+                    matches = Matches.of(rule) if matches is None else matches
+                    if not matches.matches_nothing:
+                        if index is None:
+                            index = CoverIndex()
+                        index.add(matches, rule)
 
     @staticmethod
     def _terminal(rule: FirewallRule, ends: ChainEnds) -> bool:
