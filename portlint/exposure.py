@@ -196,15 +196,18 @@ class ChainGraph:
         #: alone jumps to tens of thousands of chains.
         self.edges: dict[ChainKey, list[ChainKey]] = {}
         seen: set[tuple[ChainKey, ChainKey]] = set()
+        keys: dict[ChainKey, ChainKey] = {}  # one tuple per chain, however often it is named
         for decl in document.declarations:
             if isinstance(decl, FirewallRule):
                 key = chain_key(decl)
+                key = keys.setdefault(key, key)
                 rules = self.rules.get(key)
                 if rules is None:
                     rules = self.rules[key] = []
                 rules.append(decl)
                 target = self.target(decl)
                 if target is not None and (key, target) not in seen:
+                    target = keys.setdefault(target, target)
                     seen.add((key, target))
                     self.edges.setdefault(key, []).append(target)
 

@@ -348,7 +348,10 @@ class Ruleset:
         an extension."""
         chains = set(table.chains)
         self.doc.policies.extend(table.chains.values())
-        for rule in table.rules:
+        pending, table.rules = table.rules, []
+        pending.reverse()
+        while pending:  # each pending rule is dropped as its model is made: never both for a whole table
+            rule = pending.pop()
             facts = rule.facts
             self.doc.declarations.append(FirewallRule(
                 location=rule.location,
