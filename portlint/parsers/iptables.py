@@ -5,7 +5,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
@@ -15,6 +15,7 @@ from .common import PARSE_ERROR, Word, grammar, lark_error
 if TYPE_CHECKING:
     from .iptables_options import RuleFacts
 
+T = TypeVar("T")
 #: Built-in chains of each table, and the chain type (as nftables names it) of the table.
 BUILTIN_CHAINS = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
@@ -242,13 +243,14 @@ def grammar_statements(text: str, path: str, first_line: int = 1) -> tuple[list[
 
 @dataclass
 class Table:
-    """One table of one family, with its chains and the rules appended to them so far."""
+    """One table of one family, with its chains and the rules appended to them so far (a rule
+    read through its shape is already its model)."""
 
     family: str
     name: str
     word: Word  # where the table was opened (or first used)
     chains: dict[str, ChainPolicy] = field(default_factory=dict)
-    rules: list[PendingRule] = field(default_factory=list)
+    rules: list[PendingRule | FirewallRule] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -276,13 +278,13 @@ class Ruleset:
         from .iptables_shapes import ShapeReader
 
         self.read_rule = read_rule
-        self.shapes = ShapeReader(document.path, resolve)
         self.doc = document
         self.resolve = resolve
         self.create_chains = create_chains
         #: One copy of each repeated value (kube-proxy writes each comment and address on
         #: several rules): a 200k-rule dump holds some 100k fewer strings.
         self.values: dict = {}
+        self.shapes = ShapeReader(document.path, resolve, self._share)
 
     def error(self, word: Word, message: str) -> None:
         self.doc.diagnostics.append(Diagnostic(PARSE_ERROR, message, word.location(self.doc.path)))
@@ -313,18 +315,20 @@ class Ruleset:
 
     def apply_line(self, table: Table, line: str, number: int) -> bool:
         """Add the plain rule ``line`` through its shape; False when it must be read word by
-        word."""
-        read = self.shapes.rule(line, number, table.chains)
-        if read is None:
+        word (see ShapeReader.rule)."""
+        rule = self.shapes.rule(line, number, table)
+        if rule is None:
             return False
-        chain, facts = read
-        self.add(table, Location(self.doc.path, number, 1), chain, facts)
+        table.rules.append(rule)
         return True
 
+    def _share(self, value: T) -> T:
+        return self.values.setdefault(value, value)
+
     def add(self, table: Table, location: Location, chain: str, facts: RuleFacts, origin: str | None = None) -> PendingRule:
-        share = self.values.setdefault
-        facts.saddr, facts.daddr = share(facts.saddr, facts.saddr), share(facts.daddr, facts.daddr)
-        facts.comment, facts.unmodeled = share(facts.comment, facts.comment), share(facts.unmodeled, facts.unmodeled)
+        share = self._share
+        facts.saddr, facts.daddr = share(facts.saddr), share(facts.daddr)
+        facts.comment, facts.unmodeled = share(facts.comment), share(facts.unmodeled)
         rule = PendingRule(location, chain, facts, origin)
         table.rules.append(rule)
         return rule
@@ -352,18 +356,25 @@ class Ruleset:
         pending.reverse()
         while pending:  # each pending rule is dropped as its model is made: never both for a whole table
             rule = pending.pop()
-            facts = rule.facts
-            self.doc.declarations.append(FirewallRule(
-                location=rule.location,
-                format="iptables", family=table.family, table=table.name, chain=rule.chain,
-                protocol=facts.protocol, protocol_negated=facts.protocol_negated,
-                dport=facts.dport, sport=facts.sport, either=facts.either,
-                saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
-                states=facts.states, action=facts.action(chains), target=facts.target,
-                to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
-                rate_limit=facts.rate_limit, unmodeled=facts.unmodeled,
-                target_options=facts.target_options, origin=rule.origin,
-            ))
+            if isinstance(rule, PendingRule):
+                rule = model_rule(rule.location, table.family, table.name, rule.chain, rule.facts,
+                                  rule.facts.action(chains), rule.origin)
+            self.doc.declarations.append(rule)
+
+
+def model_rule(location: Location, family: str, table: str, chain: str, facts: RuleFacts, action: str | None,
+               origin: str | None = None) -> FirewallRule:
+    """The model of a rule: what its options say, placed in its table and chain."""
+    return FirewallRule(
+        location=location, format="iptables", family=family, table=table, chain=chain,
+        protocol=facts.protocol, protocol_negated=facts.protocol_negated,
+        dport=facts.dport, sport=facts.sport, either=facts.either,
+        saddr=facts.saddr, daddr=facts.daddr, iif=facts.iif, oif=facts.oif,
+        states=facts.states, action=action, target=facts.target,
+        to_address=facts.to_address, to_ports=facts.to_ports, comment=facts.comment,
+        rate_limit=facts.rate_limit, unmodeled=facts.unmodeled,
+        target_options=facts.target_options, origin=origin,
+    )
 
 
 class SaveReader:

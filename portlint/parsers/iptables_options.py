@@ -16,6 +16,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Container
 
 from ..model import MAX_PORT, Action, Diagnostic, PortMatch, PortRange
 from .common import INVALID_PORT, PARSE_ERROR, PROTOCOL_NUMBERS, PortSyntaxError, Word, port_number
@@ -105,15 +106,19 @@ class RuleFacts:
     unmodeled: tuple[str, ...] = ()
     target_options: tuple[str, ...] = ()
 
-    def action(self, chains: set[str]) -> str | None:
-        """The normalised verb of the target; a target naming a chain of the table jumps."""
-        if self.target is None:
-            return None
-        if self.goto:
-            return Action.GOTO
-        if self.target in VERDICTS:
-            return VERDICTS[self.target]
-        return Action.JUMP if self.target in chains else Action.OTHER
+    def action(self, chains: Container[str]) -> str | None:
+        return action_of(self.target, self.goto, chains)
+
+
+def action_of(target: str | None, goto: bool, chains: Container[str]) -> str | None:
+    """The normalised verb of a target; a target naming a chain of the table jumps."""
+    if target is None:
+        return None
+    if goto:
+        return Action.GOTO
+    if target in VERDICTS:
+        return VERDICTS[target]
+    return Action.JUMP if target in chains else Action.OTHER
 
 
 def _tables(matches: tuple[str, ...], target: str | None) -> list[tuple[str, dict[str, int] | None]]:

@@ -5,23 +5,30 @@ A kube-proxy dump of 200,000 rules has fewer than 3,000 shapes once the values t
 stored are set aside: addresses (``-s``, ``-d``), interfaces (``-i``, ``-o``), comments, the
 chain a rule jumps to and the address a DNAT sends to. The first rule of a shape is read by
 :func:`~portlint.parsers.iptables_options.read_rule` with each free value replaced by a
-placeholder; the facts it gives say where each placeholder landed, and every later rule of the
-shape gets those facts with its own values put back, without its words being made or read.
+placeholder; the model made of it says where each placeholder landed, and every later rule of
+the shape is that model with its own values put back, made without its words being made or read.
 
 Only what iptables-save writes takes this way (one line, words split by single spaces, at most
 one double-quoted comment, no escapes); a shape whose reading reports a problem, or puts a
 placeholder anywhere but a field that stores it as written, is never replayed: its rules are
-read word by word. tests/parsers/test_iptables_shapes.py proves both ways give the same model.
+read word by word, as is a rule whose target is not a chain declared so far (it may be declared
+later in the table). tests/parsers/test_iptables_shapes.py proves both ways give the same model.
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import fields
-from typing import Callable, Container, NamedTuple
+from operator import attrgetter
+from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
 
-from ..model import Location, PortMatch
+from ..model import Action, FirewallRule, Location, PortMatch
 from .common import Word
-from .iptables_options import TARGET_OPTIONS, RuleFacts, read_rule
+from .iptables_options import TARGET_OPTIONS, action_of, read_rule
+
+if TYPE_CHECKING:
+    from .iptables import Table
+
+T = TypeVar("T")
 
 #: Options whose argument is only stored (not parsed, not used to read later options), as
 #: iptables-save writes them; ``-j``/``-g`` only when they name no target with options.
@@ -30,15 +37,15 @@ _PLACEHOLDER = "\0"  # never in a line that takes this way: it is printable
 
 #: How a placeholder's field gets its rule's value back from the word it replaced.
 _WHOLE, _UNQUOTED, _ADDRESS = range(3)
-_FIELDS = tuple(f.name for f in fields(RuleFacts))
 _STORED = frozenset({"saddr", "daddr", "iif", "oif", "comment", "target", "to_address"})
 _PORT_FIELDS = ("dport", "sport", "either")
 
 
 class Shape(NamedTuple):
-    """The facts of a shape's first rule, and where each of its rules' own values go."""
+    """The model of a shape's first rule, and where each of its rules' own values go."""
 
-    values: tuple  # RuleFacts' fields, in order
+    values: tuple  # FirewallRule's fields, in order
+    goto: bool  # -g: the target is gone to, not jumped to
     #: (field index, word index, how the value is taken from the word, "!" or "")
     free: tuple[tuple[int, int, int, str], ...]
     #: (field index, word index) of each port match: its location is the rule's own word's
@@ -98,48 +105,50 @@ def _free(option: str, word: str) -> bool:
 class ShapeReader:
     """Reads plain rule lines through their shapes, for one document."""
 
-    def __init__(self, path: str, resolve: Callable) -> None:
+    def __init__(self, path: str, resolve: Callable, share: Callable[[T], T]) -> None:
         self.path = path
         self.resolve = resolve
+        self.share = share  # one copy of each repeated value (see Ruleset.values)
         self.shapes: dict[tuple[str, ...], Shape | None] = {}
 
-    def rule(self, line: str, number: int, chains: Container[str]) -> tuple[str, RuleFacts] | None:
-        """The chain and facts of the rule ``line`` (line ``number``); None when it is not a
-        plain rule of one of ``chains`` with a shape that can be replayed."""
+    def rule(self, line: str, number: int, table: Table) -> FirewallRule | None:
+        """The model of the rule ``line`` (line ``number``) of ``table``; None when it is not a
+        plain rule of one of the table's chains with a shape that can be replayed, or when its
+        target is not yet known to be a chain (decided when the table is complete)."""
         words = split(line)
         shape_key = key(words) if words is not None else None
-        if shape_key is None or words[1] not in chains:
+        if shape_key is None or words[1] not in table.chains:
             return None
-        facts = self.facts(words, shape_key, line, number)
-        return None if facts is None else (sys.intern(words[1]), facts)
-
-    def facts(self, words: list[str], shape_key: tuple[str, ...], line: str, number: int) -> RuleFacts | None:
-        """The facts of the rule ``words`` (split from ``line``); None when its shape cannot be
-        replayed."""
         shape = self.shapes.get(shape_key, False)
         if shape is False:
             shape = self.shapes[shape_key] = self._learn(shape_key, line, number)
         if shape is None:
             return None
         values = list(shape.values)
+        share = self.share
         for field, index, how, bang in shape.free:
             word = words[index]
             if how == _UNQUOTED:
                 word = word[1:-1]
             elif how == _ADDRESS:
                 word = word[:word.index(":")]
-            values[field] = bang + word if bang else (sys.intern(word) if field == _TARGET else word)
-        if shape.ports:
-            for field, index in shape.ports:
-                column = index + sum(map(len, words[:index])) + 1
-                match = values[field]
-                values[field] = PortMatch(match.ranges, match.negated, Location(
-                    self.path, number, column, number, column + len(words[index])))
-        return RuleFacts(*values)
+            values[field] = sys.intern(word) if field == _TARGET else share(bang + word if bang else word)
+        for field, index in shape.ports:
+            column = index + sum(map(len, words[:index])) + 1
+            match = values[field]
+            values[field] = PortMatch(match.ranges, match.negated, Location(
+                self.path, number, column, number, column + len(words[index])))
+        action = action_of(values[_TARGET], shape.goto, table.chains)
+        if action == Action.OTHER:
+            return None
+        values[_LOCATION] = Location(self.path, number, 1)
+        values[_FAMILY], values[_TABLE], values[_CHAIN], values[_ACTION] = (
+            table.family, table.name, sys.intern(words[1]), action)
+        return FirewallRule(*values)
 
     def _learn(self, shape_key: tuple[str, ...], line: str, number: int) -> Shape | None:
         """Read the shape's first rule with placeholders for its free values."""
-        from .iptables import _fast_statement
+        from .iptables import _fast_statement, model_rule
 
         statement = _fast_statement(line, number)
         if not statement or statement[0] != "rule" or len(statement[1]) != len(shape_key) + 1:
@@ -151,9 +160,9 @@ class ShapeReader:
         facts, diagnostics = read_rule(placed[1:], self.path, self.resolve)
         if diagnostics:
             return None
-        values = tuple(getattr(facts, name) for name in _FIELDS)
+        values = _RULE_VALUES(model_rule(None, "", "", "", facts, None))
         free, ports = [], []
-        for field, (name, value) in enumerate(zip(_FIELDS, values)):
+        for field, (name, value) in enumerate(zip(_RULE_FIELDS, values)):
             if name in _PORT_FIELDS and value is not None:
                 index = next((i for i, w in enumerate(real) if w.column == value.location.column), None)
                 if index is None:
@@ -170,10 +179,13 @@ class ShapeReader:
                 free.append((field, index, how, bang))
             elif _holds_placeholder(value):
                 return None  # a free value read into something that does not store it as written
-        return Shape(values, tuple(free), tuple(ports))
+        return Shape(values, facts.goto, tuple(free), tuple(ports))
 
 
-_TARGET = _FIELDS.index("target")
+_RULE_FIELDS = tuple(f.name for f in fields(FirewallRule))
+_RULE_VALUES = attrgetter(*_RULE_FIELDS)
+_LOCATION, _FAMILY, _TABLE, _CHAIN, _ACTION, _TARGET = map(
+    _RULE_FIELDS.index, ("location", "family", "table", "chain", "action", "target"))
 
 
 def _holds_placeholder(value) -> bool:

@@ -89,6 +89,12 @@ def test_a_rule_before_its_chain_is_declared():
     assert_same("*filter\n-A LATE -j ACCEPT\n:LATE - [0:0]\n-A LATE -j ACCEPT\nCOMMIT\n")
 
 
+def test_a_jump_to_a_chain_declared_later_in_the_table():
+    text = "*filter\n:A - [0:0]\n-A A -j B\n-A A -j A\n:B - [0:0]\n-A A -j B\n-A A -j LOG\nCOMMIT\n"
+    assert_same(text)
+    assert [rule.action for rule in IptablesParser().parse(text, "rules.v4").declarations] == ["jump"] * 3 + ["other"]
+
+
 def test_random_rules_built_from_shared_shapes():
     rng = random.Random(11)
     options = [["-s", ["10.0.0.1", "10.0.0.0/8", "!", "-x", "fe80::/10", "a,b"]], ["!", ["-s", "-d", "-i"]],
