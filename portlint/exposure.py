@@ -186,30 +186,48 @@ def chain_key(item: FirewallRule | ChainPolicy) -> ChainKey:
     return (item.family, item.table, item.chain)
 
 
+_FEW_TARGETS = 16
+
+
 class ChainGraph:
     """The firewall rules of each chain in order, and the chains each chain jumps or goes to."""
 
     def __init__(self, document: Document) -> None:
-        self.rules: dict[ChainKey, list[FirewallRule]] = {}
-        #: Lists, not sets: most chains jump to few others, and a kube-proxy dump has 70k
-        #: chains. Edges are told apart by one set while they are collected, as KUBE-SERVICES
-        #: alone jumps to tens of thousands of chains.
-        self.edges: dict[ChainKey, list[ChainKey]] = {}
-        seen: set[tuple[ChainKey, ChainKey]] = set()
+        #: Tuples once collected, not lists or sets: most chains hold and jump to few others,
+        #: and a kube-proxy dump has 70k chains.
+        self.rules: dict[ChainKey, tuple[FirewallRule, ...]] = {}
+        self.edges: dict[ChainKey, tuple[ChainKey, ...]] = {}
+        rules_of: dict[ChainKey, list[FirewallRule]] = {}
+        edges_of: dict[ChainKey, list[ChainKey]] = {}
+        #: The targets of the chains that jump to many (KUBE-SERVICES jumps to tens of thousands:
+        #: a look through the list for each would be quadratic).
+        many: dict[ChainKey, set[ChainKey]] = {}
         keys: dict[ChainKey, ChainKey] = {}  # one tuple per chain, however often it is named
         for decl in document.declarations:
             if isinstance(decl, FirewallRule):
                 key = chain_key(decl)
                 key = keys.setdefault(key, key)
-                rules = self.rules.get(key)
+                rules = rules_of.get(key)
                 if rules is None:
-                    rules = self.rules[key] = []
+                    rules = rules_of[key] = []
                 rules.append(decl)
                 target = self.target(decl)
-                if target is not None and (key, target) not in seen:
+                if target is not None:
                     target = keys.setdefault(target, target)
-                    seen.add((key, target))
-                    self.edges.setdefault(key, []).append(target)
+                    targets = edges_of.setdefault(key, [])
+                    if len(targets) < _FEW_TARGETS:
+                        if target not in targets:
+                            targets.append(target)
+                    else:
+                        told = many.get(key)
+                        if told is None:
+                            told = many[key] = set(targets)
+                        if target not in told:
+                            told.add(target)
+                            targets.append(target)
+        for collected, kept in ((rules_of, self.rules), (edges_of, self.edges)):
+            for key in list(collected):  # each list dropped as its tuple is made
+                kept[key] = tuple(collected.pop(key))
 
     @staticmethod
     def target(rule: FirewallRule) -> ChainKey | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from types import MappingProxyType
-from typing import Iterator, Mapping, NamedTuple
+from typing import Iterator, Mapping
 
 from ..coverage import CoverIndex, Matches, covers_nothing, matches_everything
 from ..exposure import FILTER_HOOKS, ChainGraph, ChainKey, Exposure, chain_key
@@ -113,13 +113,6 @@ def identity(rule: FirewallRule, matches: Matches, document: Document) -> tuple:
     return matches, rule.unmodeled is None, written, verdict
 
 
-class ReadChain(NamedTuple):
-    """A chain's rules in order, and the earlier rule each duplicate repeats (by position)."""
-
-    rules: list[FirewallRule]
-    duplicates: Mapping[int, FirewallRule]
-
-
 _NONE: Mapping[int, FirewallRule] = MappingProxyType({})  # most chains have no duplicate
 
 
@@ -127,25 +120,27 @@ def verdict(rule: FirewallRule) -> tuple:
     return rule.action, rule.target, rule.target_options, rule.to_address, rule.to_ports
 
 
-def read_chains(ctx: RuleContext) -> list[ReadChain]:
-    """Every chain, read once per document for PL403 and PL404. Only rules whose verdict
-    another rule of the chain repeats can be duplicates, so only theirs are compared: a
-    kube-proxy chain's rules jump to a chain each."""
-    chains = []
-    for rules in ctx.chains.rules.values():
+def duplicates(ctx: RuleContext) -> dict[ChainKey, Mapping[int, FirewallRule]]:
+    """The earlier rule each duplicate repeats, by position, for each chain that has one; read
+    once per document for PL403 and PL404. Only rules whose verdict another rule of the chain
+    repeats can be duplicates, so only theirs are compared: a kube-proxy chain's rules jump to
+    a chain each."""
+    found = {}
+    for key, rules in ctx.chains.rules.items():
         by_verdict: dict[tuple, list[int]] = {}
         for position, rule in enumerate(rules):
             by_verdict.setdefault(verdict(rule), []).append(position)
-        duplicates = {}
+        repeats = {}
         for positions in by_verdict.values():
             first: dict[tuple, FirewallRule] = {}
             for position in positions if len(positions) > 1 else ():
                 rule = rules[position]
                 earlier = first.setdefault(identity(rule, Matches.of(rule), ctx.document), rule)
                 if earlier is not rule and not same_statement(earlier, rule):
-                    duplicates[position] = earlier
-        chains.append(ReadChain(rules, dict(sorted(duplicates.items())) if duplicates else _NONE))
-    return chains
+                    repeats[position] = earlier
+        if repeats:
+            found[key] = dict(sorted(repeats.items()))
+    return found
 
 
 # -- messages -----------------------------------------------------------------------------
@@ -216,9 +211,10 @@ class DuplicateRule(Rule):
     summary = "a firewall rule repeats an earlier rule of the same chain"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        for chain in ctx.shared(read_chains):
-            for position, earlier in chain.duplicates.items():
-                rule = chain.rules[position]
+        rules = ctx.chains.rules
+        for key, repeats in ctx.shared(duplicates).items():
+            for position, earlier in repeats.items():
+                rule = rules[key][position]
                 yield self.finding(rule.location, f"same matches and verdict as line {rule_line(earlier)} "
                                    f"({describe(rule)} {done(rule)}); delete this duplicate", rule,
                                    related=(rule_start(earlier),))
@@ -239,11 +235,13 @@ class ShadowedRule(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         ends = ChainEnds(ctx.chains)
-        for chain in ctx.shared(read_chains):
+        repeated = ctx.shared(duplicates)
+        for key, rules in ctx.chains.rules.items():
+            repeats = repeated.get(key, _NONE)
             index: CoverIndex | None = None  # the chain's earlier terminal rules, once there is one
-            last = len(chain.rules) - 1
-            for position, rule in enumerate(chain.rules):
-                if position in chain.duplicates:
+            last = len(rules) - 1
+            for position, rule in enumerate(rules):
+                if position in repeats:
                     continue
                 matches = None
                 if index is not None:
