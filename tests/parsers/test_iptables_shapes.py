@@ -121,7 +121,34 @@ def test_the_corpus(shared):
         assert_same(path.read_text(encoding="utf-8", errors="replace"))
 
 
-def test_a_kube_proxy_dump(shared):
-    text = subprocess.run([sys.executable, str(shared / "tools" / "gen_kubeproxy.py"), "5000"],
+def kube_proxy(shared, services: int) -> str:
+    return subprocess.run([sys.executable, str(shared / "tools" / "gen_kubeproxy.py"), str(services)],
                           capture_output=True, text=True, check=True).stdout
-    assert_same(text)
+
+
+def test_a_kube_proxy_dump(shared):
+    assert_same(kube_proxy(shared, 5000))
+
+
+def test_kube_proxy_rules_with_words_replaced_added_and_removed(shared):
+    # Rules that stay plain lines but leave the shapes a dump has: 6,000 of them, read both ways.
+    nat = kube_proxy(shared, 300).split("*nat\n", 1)[1].split("COMMIT\n", 1)[0].splitlines()
+    rules = [line for line in nat if line.startswith("-A ")]
+    declarations = "*nat\n" + "\n".join(line for line in nat if line.startswith(":"))
+    words = sorted({word for rule in rules for word in rule.split(" ")} | {"!", "-g", "[::1]:9", ":8", "fe80::1", "LOG"})
+    rng = random.Random(5)
+    for _ in range(20):
+        mutated = []
+        for _ in range(300):
+            rule = rng.choice(rules).split(" ")
+            for _ in range(rng.randint(0, 3)):
+                position = rng.randrange(2, len(rule) + 1)
+                change = rng.choice(("replace", "insert", "delete")) if position < len(rule) else "insert"
+                if change == "insert":
+                    rule.insert(position, rng.choice(words))
+                elif change == "replace":
+                    rule[position] = rng.choice(words)
+                else:
+                    del rule[position]
+            mutated.append(" ".join(rule))
+        assert_same(declarations + "\n" + "\n".join(mutated) + "\nCOMMIT\n")
