@@ -32,6 +32,11 @@ T = TypeVar("T")
 
 #: Options whose argument is only stored (not parsed, not used to read later options), as
 #: iptables-save writes them; ``-j``/``-g`` only when they name no target with options.
+#: Shapes remembered per document, at most: a kube-proxy dump has under 3,000 however big, and
+#: a file whose every rule has a shape of its own (hostile, or generated with every port) must
+#: not keep a model per rule, nor pay for learning each: past this, new shapes are read word by
+#: word.
+MAX_SHAPES = 8192
 FREE_VALUES = frozenset({"-s", "-d", "-i", "-o", "-j", "-g", "--comment", "--to-destination"})
 _PLACEHOLDER = "\0"  # never in a line that takes this way: it is printable
 
@@ -121,6 +126,8 @@ class ShapeReader:
             return None
         shape = self.shapes.get(shape_key, False)
         if shape is False:
+            if len(self.shapes) >= MAX_SHAPES:
+                return None
             shape = self.shapes[shape_key] = self._learn(shape_key, line, number)
         if shape is None:
             return None

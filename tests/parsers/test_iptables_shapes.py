@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from portlint.parsers import iptables
+from portlint.parsers import iptables, iptables_shapes
 from portlint.parsers.iptables import IptablesParser
 
 
@@ -83,6 +83,17 @@ def test_rules_of_one_shape(first, second):
 def test_chain_declarations(declaration):
     assert_same(dump(declaration, "-A KUBE-C -j KUBE-A"))
     assert_same(declaration + "\n")  # outside a table
+
+
+def test_past_the_most_shapes_a_document_remembers_rules_are_read_word_by_word(monkeypatch):
+    monkeypatch.setattr(iptables_shapes, "MAX_SHAPES", 5)
+    learned = []
+    monkeypatch.setattr(iptables_shapes.ShapeReader, "_learn",
+                        lambda self, *args, learn=iptables_shapes.ShapeReader._learn: learned.append(args) or learn(self, *args))
+    text = dump(*(f"-A INPUT -p tcp -m tcp --dport {port} -j ACCEPT" for port in range(1, 21)),
+                "-A INPUT -p tcp -m tcp --dport 3 -s 10.0.0.1 -j ACCEPT")
+    assert_same(text)
+    assert len(learned) == 5
 
 
 def test_a_rule_before_its_chain_is_declared():
