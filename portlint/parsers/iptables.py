@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .iptables_options import RuleFacts
 
 T = TypeVar("T")
+
 #: Built-in chains of each table, and the chain type (as nftables names it) of the table.
 BUILTIN_CHAINS = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
@@ -306,12 +307,18 @@ class Ruleset:
             args = args[1:]
         if chain not in table.chains:
             if chain in BUILTIN_CHAINS.get(table.name, ()) or self.create_chains:
-                self.declare(table, chain, words[1].location(self.doc.path), None)  # a built-in one's policy is the kernel's
+                # a built-in one's policy is the kernel's
+                self.declare(table, chain, words[1].location(self.doc.path), None)
             else:
                 self.error(words[1], f"chain {chain} does not exist in table {table.name}: declare it with :{chain} - [0:0]")
         facts, diagnostics = self.read_rule(args, self.doc.path, self.resolve)
         self.doc.diagnostics.extend(diagnostics)
-        return self.add(table, Location(self.doc.path, command.line, command.column), chain, facts, origin)
+        share = self._share
+        facts.saddr, facts.daddr = share(facts.saddr), share(facts.daddr)
+        facts.comment, facts.unmodeled = share(facts.comment), share(facts.unmodeled)
+        rule = PendingRule(Location(self.doc.path, command.line, command.column), chain, facts, origin)
+        table.rules.append(rule)
+        return rule
 
     def apply_line(self, table: Table, line: str, number: int) -> bool:
         """Add the plain rule ``line`` through its shape; False when it must be read word by
@@ -324,14 +331,6 @@ class Ruleset:
 
     def _share(self, value: T) -> T:
         return self.values.setdefault(value, value)
-
-    def add(self, table: Table, location: Location, chain: str, facts: RuleFacts, origin: str | None = None) -> PendingRule:
-        share = self._share
-        facts.saddr, facts.daddr = share(facts.saddr), share(facts.daddr)
-        facts.comment, facts.unmodeled = share(facts.comment), share(facts.unmodeled)
-        rule = PendingRule(location, chain, facts, origin)
-        table.rules.append(rule)
-        return rule
 
     def other_command(self, table: Table, command: str, args: list[Word]) -> None:
         if command == "new" and args:

@@ -177,10 +177,10 @@ class ShapeReader:
                 ports.append((field, index))
             elif name in _STORED and isinstance(value, str) and _PLACEHOLDER in value:
                 bang = "!" if value[0] == "!" else ""
-                index = value[len(bang) + 1:]
-                if not index.isdigit() or not 0 < int(index) <= len(shape_key) or shape_key[int(index) - 1][0] != _PLACEHOLDER:
+                written_at = value[len(bang) + 1:]
+                index = int(written_at) if written_at.isdigit() else 0
+                if not 0 < index <= len(shape_key) or shape_key[index - 1][0] != _PLACEHOLDER:
                     return None
-                index = int(index)
                 written = shape_key[index - 1]
                 how = _ADDRESS if written != _PLACEHOLDER else _UNQUOTED if real[index].kind == "STRING" else _WHOLE
                 free.append((field, index, how, bang))
