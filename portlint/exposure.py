@@ -186,6 +186,7 @@ def chain_key(item: FirewallRule | ChainPolicy) -> ChainKey:
     return (item.family, item.table, item.chain)
 
 
+#: Up to this many targets, a chain's jumps are told apart by looking through them.
 _FEW_TARGETS = 16
 
 

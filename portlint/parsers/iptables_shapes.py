@@ -30,15 +30,15 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: Options whose argument is only stored (not parsed, not used to read later options), as
-#: iptables-save writes them; ``-j``/``-g`` only when they name no target with options.
 #: Shapes remembered per document, at most: a kube-proxy dump has under 3,000 however big, and
 #: a file whose every rule has a shape of its own (hostile, or generated with every port) must
 #: not keep a model per rule, nor pay for learning each: past this, new shapes are read word by
 #: word.
 MAX_SHAPES = 8192
+#: Options whose argument is only stored (not parsed, not used to read later options), as
+#: iptables-save writes them; ``-j``/``-g`` only when they name no target with options.
 FREE_VALUES = frozenset({"-s", "-d", "-i", "-o", "-j", "-g", "--comment", "--to-destination"})
-_PLACEHOLDER = "\0"  # never in a line that takes this way: it is printable
+_PLACEHOLDER = "\0"  # never in a line that takes this way: it is not printable
 
 #: How a placeholder's field gets its rule's value back from the word it replaced.
 _WHOLE, _UNQUOTED, _ADDRESS = range(3)
