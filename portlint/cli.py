@@ -12,12 +12,12 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass
 from typing import NoReturn, TextIO
 
 from . import __version__
 from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
+from .model import record
 from .parallel import PARALLEL_FROM_BYTES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -298,7 +298,7 @@ def _setup(args, select: list[str] | None = None, ignore: list[str] | None = Non
     return registry, config, linter
 
 
-@dataclass(frozen=True)
+@record
 class CheckSetup:
     """What ``portlint check`` lints with, for tools that choose the files themselves (the
     pytest plugin): the linter, the configuration's exclude globs, the severity that fails."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from .discovery import open_regular, reason
 from .findings import Severity
-from .model import MAX_PORT, PortRange
+from .model import MAX_PORT, PortRange, record
 
 CONFIG_FILES = (".portlint.toml", ".portlint.yaml", "pyproject.toml")
 PROTOCOLS = ("tcp", "udp", "sctp", "dccp", "udplite")
@@ -24,7 +24,7 @@ class ConfigError(Exception):
     """A configuration file portlint cannot use."""
 
 
-@dataclass(frozen=True)
+@record
 class Allowance:
     """A port (or service) that is open on purpose: findings about it are not reported."""
 
@@ -33,7 +33,7 @@ class Allowance:
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class SiteService:
     """An entry of a site catalog file: "8443/tcp is our admin UI"."""
 
@@ -45,6 +45,8 @@ class SiteService:
 
 @dataclass
 class Config:
+    """The settings of a run, as the configuration file and the command line give them."""
+
     path: Path | None = None  # the file it came from; None for the defaults
     select: list[str] | None = None
     extend_select: list[str] = field(default_factory=list)

@@ -378,6 +378,8 @@ class _ConditionsField(_Field):
 
 @dataclass(slots=True)
 class _Entry:
+    """An indexed item with its matches and its place among the items."""
+
     order: int
     matches: Matches
     item: Any

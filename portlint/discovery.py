@@ -5,11 +5,11 @@ import errno
 import fnmatch
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from .hookspecs import hookimpl
+from .model import record
 
 #: Folders never walked into: version control, caches, virtual environments, dependencies.
 SKIPPED_DIRS = frozenset({
@@ -19,7 +19,7 @@ SKIPPED_DIRS = frozenset({
 HEAD_BYTES = 4096
 
 
-@dataclass(frozen=True)
+@record
 class Candidate:
     path: str
     explicit: bool  # named on the command line (not found by walking a folder)

@@ -20,11 +20,10 @@ surely does.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Iterator
 
 from .exposure import ChainKey
-from .model import Action, ChainPolicy, FirewallRule, Location, PortBinding, PortRange
+from .model import Action, ChainPolicy, FirewallRule, Location, PortBinding, PortRange, record
 from .rules import ProjectContext, RuleContext
 from .rules.structure import describe, done
 from .verdicts import ChainWalker, Verdict, probe, sees
@@ -33,7 +32,7 @@ DOCKER_USER = "DOCKER-USER"
 FILTER_TYPES = (None, "filter")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainFate:
     """The verdict of one chain of one firewall file on a probe."""
 
@@ -75,7 +74,7 @@ class ChainFate:
         return f"{self.where}, {describe(culprit)} {done(culprit)} on {culprit.chain}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PublishedFate:
     """What the project's firewall does with the packets of one published port."""
 

@@ -12,7 +12,6 @@ it ends up (the DNAT/REDIRECT target, the compose container port).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from .model import (
@@ -29,6 +28,7 @@ from .model import (
     format_ranges,
     normalise,
     port_count,
+    record,
 )
 
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
@@ -51,7 +51,7 @@ LOOPBACK_INTERFACES = ("lo",)
 NEW_STATES = frozenset({"NEW", "UNTRACKED"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Exposure:
     """One opened (or published) set of destination ports of one declaration."""
 

@@ -19,7 +19,7 @@ from .catalog import ASSIGNED, PortInfo
 from .coverage import Matches
 from .docker_paths import FILTER_TYPES, ChainFate, ProjectFirewall, chain_walker, on_loopback
 from .exposure import FILTER_HOOKS, ChainKey, Exposure, chain_key
-from .model import Action, FirewallRule, PortBinding, PortRange, format_ranges
+from .model import Action, FirewallRule, PortBinding, PortRange, format_ranges, record
 from .rules import ProjectContext, RuleContext
 from .rules.publishing import published_bindings
 from .verdicts import FAMILY_VERSIONS, sees
@@ -29,7 +29,7 @@ RISK_GROUPS = ("admin", "amplification", "cleartext", "trojan", "reserved", "una
 BROAD = "broad-range"
 
 
-@dataclass(frozen=True)
+@record
 class Block:
     """Something in the project that stops (or would stop) the traffic of one place."""
 
@@ -48,7 +48,7 @@ class Block:
         return f"{self.kind}: {self.detail}"
 
 
-@dataclass(frozen=True)
+@record
 class Place:
     """One declaration that opens or publishes a row's port."""
 

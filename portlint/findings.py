@@ -27,6 +27,8 @@ class Severity(enum.IntEnum):
 
 @record
 class Finding:
+    """One problem a rule found, where it is, and how serious it is."""
+
     code: str
     name: str
     severity: Severity

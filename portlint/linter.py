@@ -38,6 +38,8 @@ class UsageError(Exception):
 
 @dataclass
 class Report:
+    """What a run found, with what reporters need to show it."""
+
     findings: list[Finding] = field(default_factory=list)
     documents: dict[str, Document] = field(default_factory=dict)  # the files with findings
     files: int = 0

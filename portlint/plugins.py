@@ -15,6 +15,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .model import record
 from .parsers import Parser
 from .reporters import Reporter
 from .rules import Rule
@@ -46,7 +47,7 @@ BUILTIN_PLUGINS = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class PluginFailure:
     plugin: str
     message: str

@@ -11,14 +11,14 @@ must not read the whole folder.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from .config import discover
 from .discovery import Candidate, excluded, walk
+from .model import record
 
 
-@dataclass(frozen=True)
+@record
 class ProjectScope:
     """How a run finds its project: the configured root, the exclude globs (relative globs
     already made relative to the configuration's folder), and whether configuration files

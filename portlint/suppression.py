@@ -22,6 +22,8 @@ DIRECTIVE = re.compile(
 
 @dataclass
 class Directive:
+    """One ``portlint: ignore`` comment, and the codes it has suppressed so far (for PL004)."""
+
     location: Location  # where the directive is written
     codes: tuple[str, ...] | None  # codes or rule names as written; None: every code
     target_line: int = 0  # the line it suppresses (0: none); unused for ignore-file

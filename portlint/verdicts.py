@@ -18,12 +18,11 @@ can prove it matches every packet of it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Union
 
 from .coverage import Matches, covers, interface_contains, interface_key
 from .exposure import ChainGraph, ChainKey, chain_key
-from .model import Action, ChainPolicy, FirewallRule, PortRange, normalise
+from .model import Action, ChainPolicy, FirewallRule, PortRange, normalise, record
 
 #: The verdicts that end a packet's way: they decide the probe.
 DECISIONS = frozenset({Action.ACCEPT, Action.DROP, Action.REJECT})
@@ -44,7 +43,7 @@ def sees(family: str, versions: frozenset[str]) -> bool:
     return not versions.isdisjoint(FAMILY_VERSIONS.get(family, ()))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Partial:
     """A rule that decides only some packets of a probe, before the verdict on the rest."""
 
@@ -54,7 +53,7 @@ class Partial:
     names_ports: bool  # a match on destination ports leads to it (the rule is about these ports)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     """The fate of a probe: ``action`` for every packet no :class:`Partial` decided first."""
 

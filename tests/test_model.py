@@ -1,14 +1,18 @@
 """The model's own behaviour (rules and parsers test the rest)."""
 from __future__ import annotations
 
-import dataclasses
+import ast
 import inspect
 import pickle
 import random
+import sys
+import textwrap
+from dataclasses import MISSING, FrozenInstanceError
 
 import pytest
 
-from portlint import findings, model
+from portlint import catalog, config, findings, model
+from portlint.parsers import shell_values
 from portlint.model import Document
 
 
@@ -35,7 +39,17 @@ def test_line_starts_of_text_split_by_chunks(chunk):
 
 
 RECORDS = [model.PortRange, model.Location, model.PortMatch, model.FirewallRule, model.ChainPolicy,
-           model.PortBinding, model.ServiceSettings, model.Diagnostic, findings.Finding]
+           model.PortBinding, model.ServiceSettings, model.Diagnostic, findings.Finding, catalog.CatalogEntry,
+           config.Allowance, shell_values.Field]
+
+
+def _declared(cls) -> list[tuple[str, object]]:
+    """The fields the class body annotates, with their defaults (MISSING for none), read from
+    the source: the record itself keeps no trace of them but its ``__init__``."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    module = vars(sys.modules[cls.__module__])
+    return [(node.target.id, eval(compile(ast.Expression(node.value), "<default>", "eval"), module)  # noqa: S307
+             if node.value is not None else MISSING) for node in body if isinstance(node, ast.AnnAssign)]
 
 
 def _example(cls):
@@ -44,28 +58,74 @@ def _example(cls):
               "code": "PL101", "name": "x", "message": "m", "severity": findings.Severity.WARNING,
               "target": model.PortRange(80, 80), "service": "web"}
     arguments = {}
-    for f in dataclasses.fields(cls):
-        if f.name in values:
-            arguments[f.name] = values[f.name]
-        elif f.name == "location":
-            arguments[f.name] = model.Location("a.rules", 3, 4)
-        elif f.default is dataclasses.MISSING:
-            arguments[f.name] = f"{f.name}-value"
+    for name, default in _declared(cls):
+        if name in values:
+            arguments[name] = values[name]
+        elif name == "location":
+            arguments[name] = model.Location("a.rules", 3, 4)
+        elif default is MISSING:
+            arguments[name] = f"{name}-value"
     return arguments
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
-def test_records_are_built_and_pickled_as_the_dataclass_declares_them_and_stay_frozen(cls):
-    declared = [(f.name, f.default) for f in dataclasses.fields(cls)]
+def test_records_are_built_and_pickled_as_the_class_declares_them_and_stay_frozen(cls):
+    declared = _declared(cls)
+    assert model.field_names(cls) == tuple(name for name, _ in declared)
     signature = inspect.signature(cls)
-    assert [(p.name, p.default if p.default is not p.empty else dataclasses.MISSING)
+    assert [(p.name, p.default if p.default is not p.empty else MISSING)
             for p in signature.parameters.values()] == declared
     arguments = _example(cls)
     by_keyword, by_position = cls(**arguments), cls(*(arguments.get(name, default) for name, default in declared))
     assert by_keyword == by_position and hash(by_keyword) == hash(by_position)
     assert {name: getattr(by_keyword, name) for name in arguments} == arguments
     assert pickle.loads(pickle.dumps(by_keyword)) == by_keyword
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert repr(by_keyword) == f"{cls.__qualname__}({', '.join(f'{n}={getattr(by_keyword, n)!r}' for n, _ in declared)})"
+    with pytest.raises(FrozenInstanceError):
         setattr(by_keyword, declared[0][0], None)
+    with pytest.raises(FrozenInstanceError):
+        delattr(by_keyword, declared[0][0])
+    with pytest.raises(AttributeError):
+        by_keyword.not_a_field = 1  # slotted: no instance dictionary
     with pytest.raises(TypeError):
-        cls(**arguments, unknown=1)
+        cls(**arguments, not_a_field=1)
+    first = declared[0][0]
+    changed = model.replace(by_keyword, **{first: arguments.get(first, "other")})
+    assert changed == by_keyword and changed is not by_keyword
+    assert getattr(model.replace(by_keyword, **{first: "other"}), first) == "other"
+    with pytest.raises(TypeError):
+        model.replace(by_keyword, not_a_field=1)
+
+
+def test_records_compare_like_tuples_of_their_fields_and_only_with_their_own_class():
+    @model.record(order=True)
+    class Pair:
+        """Two fields."""
+
+        first: int
+        second: str = "b"
+
+    @model.record
+    class Other:
+        """The same fields, another class."""
+
+        first: int
+        second: str = "b"
+
+    pairs = [Pair(2, "a"), Pair(1, "z"), Pair(1), Pair(2)]
+    assert sorted(pairs) == [Pair(1, "b"), Pair(1, "z"), Pair(2, "a"), Pair(2, "b")]
+    assert Pair(1) <= Pair(1) < Pair(2) and Pair(2) >= Pair(2) > Pair(1, "z")
+    assert Pair(1) != Other(1) and Pair(1) != (1, "b")
+    with pytest.raises(TypeError):
+        Pair(1) < Other(1)  # noqa: B015 - the comparison itself is what raises
+    with pytest.raises(TypeError):
+        Other(1) < Other(2)  # noqa: B015 - unordered records do not compare
+    assert {Pair(1), Pair(1, "b")} == {Pair(1)}
+
+
+def test_a_record_field_without_a_default_cannot_follow_one_with_a_default():
+    with pytest.raises(TypeError, match="'second' without a default"):
+        @model.record
+        class Broken:
+            first: int = 1
+            second: int

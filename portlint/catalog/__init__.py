@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from ..model import PortRange
+from ..model import PortRange, record
 from ..resources import data_dir
 
 ASSIGNED, RESERVED, UNASSIGNED = "assigned", "reserved", "unassigned"
@@ -24,7 +23,7 @@ REGISTERED_PROTOCOLS = ("tcp", "udp", "sctp", "dccp")
 FORMAT_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CatalogEntry:
     """One statement of one source about a port or range, for one protocol (None: every one)."""
 
@@ -48,7 +47,7 @@ class CatalogEntry:
         return str(PortRange(self.start, self.end))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Risk:
     start: int
     end: int
@@ -59,7 +58,7 @@ class Risk:
     reference: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RangeClass:
     name: str
     start: int
@@ -68,7 +67,7 @@ class RangeClass:
     reference: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PortInfo:
     """Everything the catalog knows about one port and protocol."""
 

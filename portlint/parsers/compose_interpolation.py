@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..discovery import open_regular
+from ..model import record
 from .common import error_offset, grammar
 
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(?P<value>.*?)\s*$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Unresolved:
     """A variable without a value: its name, its offset in the source text and in the result."""
 
@@ -30,6 +31,8 @@ class Unresolved:
 
 @dataclass
 class Interpolated:
+    """A value with its variables substituted, and those that had no value."""
+
     value: str
     unresolved: list[Unresolved] = field(default_factory=list)
 

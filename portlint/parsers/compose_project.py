@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..discovery import open_regular
-from ..model import Diagnostic, Location, PortBinding
+from ..model import Diagnostic, Location, PortBinding, replace
 from .common import PARSE_ERROR
 from .compose_interpolation import read_dotenv
 from .compose_ports import EntryReader

@@ -17,11 +17,10 @@ later in the table). tests/parsers/test_iptables_shapes.py proves both ways give
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
 
-from ..model import Action, FirewallRule, Location, PortMatch
+from ..model import Action, FirewallRule, Location, PortMatch, field_names
 from .common import Word
 from .iptables_options import TARGET_OPTIONS, action_of, read_rule
 
@@ -189,7 +188,7 @@ class ShapeReader:
         return Shape(values, facts.goto, tuple(free), tuple(ports))
 
 
-_RULE_FIELDS = tuple(f.name for f in fields(FirewallRule))
+_RULE_FIELDS = field_names(FirewallRule)
 _RULE_VALUES = attrgetter(*_RULE_FIELDS)
 _LOCATION, _FAMILY, _TABLE, _CHAIN, _ACTION, _TARGET = map(
     _RULE_FIELDS.index, ("location", "family", "table", "chain", "action", "target"))

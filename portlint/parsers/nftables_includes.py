@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from ..model import record
 
 #: nft refuses to nest includes deeper than this.
 MAX_DEPTH = 16
@@ -23,7 +24,7 @@ class IncludeError(Exception):
     """Why an include is not followed (reported as PL006)."""
 
 
-@dataclass(frozen=True)
+@record
 class IncludeResolver:
     """Finds included files. ``roots`` are the folders whose files may be read: the project root
     and the ``--include-path`` folders."""

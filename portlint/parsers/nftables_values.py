@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from lark import Token
 
-from ..model import MAX_PORT, Location, PortRange
+from ..model import MAX_PORT, Location, PortRange, record
 from .common import INVALID_PORT, PARSE_ERROR, UNKNOWN_SERVICE
 from .nftables_syntax import (
     Concat,
@@ -137,7 +137,7 @@ def word(expr) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Piece:
     """One port or range of a match, where it is written, and what a map maps it to."""
 

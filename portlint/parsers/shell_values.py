@@ -10,8 +10,10 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Union
 
+from ..model import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Span:
     """Where a word is written: 1-based line and columns, end exclusive."""
 
@@ -20,7 +22,7 @@ class Span:
     end_column: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Origin:
     """How a value reached a command: a loop variable (``$p = 443``), or an argument of the
     function called (``$2 = 23`` of ``allow``)."""
@@ -29,7 +31,7 @@ class Origin:
     function: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Value:
     """A string known without running the script."""
 
@@ -40,14 +42,14 @@ class Value:
     span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Unknown:
     """A string known only when the script runs; ``reason`` completes "it depends on ..."."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Array:
     items: tuple[Value | Unknown, ...]
 
@@ -56,7 +58,7 @@ Scalar = Union[Value, Unknown]
 Variable = Union[Value, Unknown, Array]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Field:
     """One argument of a command after expansion and field splitting."""
 
@@ -67,7 +69,7 @@ class Field:
     unknown: str | None = None  # why the text is not known (the text is then ``source``)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Segment:
     """A piece of a here-document's expanded text and where it is written in the script: text
     copied from the body (``literal``), or an expansion (the whole ``$VAR`` is its place)."""

@@ -54,6 +54,8 @@ class Settings:
 
 @dataclass
 class RuleContext:
+    """One document as every rule sees it, with what rules compute from it once for all."""
+
     document: Document
     catalog: Catalog
     settings: Settings
