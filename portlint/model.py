@@ -338,6 +338,9 @@ class Document:
     #: Where each line starts, found on first use: 4 bytes a line, where a list of the lines
     #: would double a 100 MB dump.
     _starts: array | None = field(default=None, repr=False, compare=False)
+    #: The line last asked for, as (number, text): findings come sorted, several to a line, and
+    #: a megabyte-long line would be copied again for each.
+    _last_line: tuple[int, str] = field(default=(0, ""), repr=False, compare=False)
 
     @property
     def is_firewall(self) -> bool:
@@ -348,6 +351,8 @@ class Document:
     def line_text(self, line: int) -> str:
         """The source line ``line`` (1-based) without its line break, lines split as
         ``str.splitlines`` splits them; "" when out of range."""
+        if self._last_line[0] == line:
+            return self._last_line[1]
         starts = self._starts
         if starts is None:
             starts = self._starts = line_starts(self.text)
@@ -355,7 +360,8 @@ class Document:
             return ""
         start = starts[line - 1]
         found = _LINE_BREAK.search(self.text, start)
-        return self.text[start:found.start() if found else len(self.text)]
+        self._last_line = (line, self.text[start:found.start() if found else len(self.text)])
+        return self._last_line[1]
 
 
 _LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")

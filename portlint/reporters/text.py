@@ -10,6 +10,9 @@ from . import Reporter
 
 _COLORS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+#: Longest source line an excerpt shows whole, and how much of a longer one it shows before
+#: the finding's column.
+EXCERPT_WIDTH, EXCERPT_CONTEXT = 160, 60
 
 
 class TextReporter(Reporter):
@@ -36,13 +39,23 @@ class TextReporter(Reporter):
         return f"{self.paint(where, _BOLD)}{self.paint(finding.code, _BOLD)} {severity} {finding.message}"
 
     def excerpt(self, finding: Finding, source: str) -> str:
+        """The finding's line with a caret under what it is about. A line longer than
+        ``EXCERPT_WIDTH`` is cut to a window around that, marked with ``...`` where it is cut:
+        a megabyte on one line (an nftables set written on one line) would otherwise be
+        written once per finding, with as many spaces before the caret."""
         loc = finding.location
-        source = source.expandtabs(1)
         start = max(loc.column - 1, 0)
         end = loc.end_column - 1 if loc.end_column and loc.end_line in (None, loc.line) else start + 1
-        width = max(end - start, 1)
-        caret = " " * start + self.paint("^" * width, _COLORS[finding.severity])
-        return f"    {self.paint(source, _DIM)}\n    {caret}\n"
+        end = max(end, start + 1)
+        before, after = "", ""
+        if len(source) > EXCERPT_WIDTH:
+            left = max(min(start - EXCERPT_CONTEXT, len(source) - EXCERPT_WIDTH), 0)
+            right = left + EXCERPT_WIDTH
+            before, after = "..." * (left > 0), "..." * (right < len(source))
+            source, start, end = source[left:right], start - left, min(end, right) - left
+        caret = " " * (len(before) + start) + self.paint("^" * max(end - start, 1), _COLORS[finding.severity])
+        shown = before + source.expandtabs(1) + after
+        return f"    {self.paint(shown, _DIM)}\n    {caret}\n"
 
     @staticmethod
     def summary(report: Report) -> str:

@@ -42,6 +42,26 @@ def test_text_output_shows_the_line_and_a_caret(cli, tree):
     assert lines[-1] == "Found 1 finding in 1 file: 1 warning."
 
 
+def test_text_output_of_a_long_line_shows_a_window_around_each_finding(cli, tree):
+    """A set of 3,000 ports on one line (21 KB) gives a finding per ephemeral port: each excerpt
+    shows the part of the line around its port, where the whole line would make the report
+    quadratic in the line's length."""
+    ports = ", ".join(str(port) for port in range(49152, 52152))
+    root = tree({"long.nft": "table inet f {\n  chain input {\n    type filter hook input priority 0; policy drop;\n"
+                             f"    tcp dport {{ {ports} }} accept\n  }}\n}}\n"})
+    result = cli("check", "--select", "PL301", root / "long.nft")
+    lines = result.out.splitlines()
+    findings = [i for i, line in enumerate(lines) if ": PL301 " in line]
+    assert len(findings) == 3000 and len(result.out) < 600 * len(findings)
+    for i in findings:
+        column = int(lines[i].split(":")[2])
+        port = lines[i].split("[warning] ")[1].split("/")[0]
+        excerpt, caret = lines[i + 1][4:], lines[i + 2][4:]
+        assert len(excerpt) <= 166 and excerpt.startswith("...") == (column > 61)
+        at = caret.index("^")
+        assert excerpt[at:at + len(port)] == port and caret[at:] == "^" * len(port)
+
+
 def test_json_output(cli, tree):
     root = tree({"rules.v4": TELNET})
     (finding,) = cli(root / "rules.v4", "--output-format", "json").json()
