@@ -20,6 +20,7 @@ from ..model import MAX_PORT, Declaration, Document, FirewallRule, Location, Por
 T = TypeVar("T")
 _BLOCK = 16  # ports of a range judged together and remembered for the run (see ExposureRule._block)
 _UNJUDGED = object()
+_CONCERNS_NONE = ("", ())  # what an ExposureRule finds in ports that do not concern it
 CODE_RE = re.compile(r"^[A-Z]+[0-9]{3,}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -205,11 +206,16 @@ class ExposureRule(Rule):
             if not self.applies(exposure):
                 continue
             ranges = exposure.exposed if self.judges == "exposed" else exposure.service
-            key = (ranges, exposure.protocols)
-            found = judged.get(key)
+            # A single port is judged again each time from the per-port answers: remembering
+            # each (port, protocols) as well cost 150 bytes a port, 60 MiB for a set of them all.
+            single = len(ranges) == 1 and ranges[0].start == ranges[0].end
+            key = None if single else (ranges, exposure.protocols)
+            found = judged.get(key) if key else None
             if found is None:
                 ports, reasons = self._judge(ranges, exposure.protocols, ctx)
-                found = judged[key] = (ports_text(ports) if ports else "", tuple(reasons))
+                found = (ports_text(ports), tuple(reasons)) if ports else _CONCERNS_NONE
+                if key:
+                    judged[key] = found
             ports_written, reasons = found
             if ports_written:
                 yield self.finding(exposure.location, self.message(ports_written, list(reasons), exposure),
@@ -223,13 +229,16 @@ class ExposureRule(Rule):
         ports: list[int] = []
         reasons: dict[Hashable, None] = {}
         blocks = self.__dict__.setdefault("_blocks", {})
-        singles = self.__dict__.setdefault("_singles", {})
+        singles_of = self.__dict__.setdefault("_singles", {})  # protocol -> port -> reason or None
         for proto in protocols:
+            singles = singles_of.get(proto)
+            if singles is None:
+                singles = singles_of[proto] = {}
             for r in ranges:
                 if r.start == r.end:  # one port is judged alone: a small file has a few
-                    reason = singles.get((r.start, proto), _UNJUDGED)
+                    reason = singles.get(r.start, _UNJUDGED)
                     if reason is _UNJUDGED:
-                        reason = singles[r.start, proto] = self._reason(r.start, proto, ctx)
+                        reason = singles[r.start] = self._reason(r.start, proto, ctx)
                     if reason is not None:
                         ports.append(r.start)
                         reasons.setdefault(reason, None)
