@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 from ..hookspecs import hookimpl
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
 from . import Parser
-from .common import PARSE_ERROR, Word, grammar, lark_error
+from .common import MAX_SYNTAX_ERRORS, PARSE_ERROR, Word, grammar, lark_error, reading_stops
 
 if TYPE_CHECKING:
     from .iptables_options import RuleFacts
@@ -194,11 +194,13 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
 def iter_statements(text: str, path: str, errors: list[Diagnostic],
                     plain: Callable[[str, int], bool] | None = None) -> Iterator[tuple[str, list[Word]]]:
     """The statements of an iptables-save text one by one (a dump's words are never all held
-    at once), adding a PL001 to ``errors`` for each line that is not one. ``plain(line,
+    at once), adding a PL001 to ``errors`` for each line that is not one (up to
+    MAX_SYNTAX_ERRORS: then a last ``stop`` statement ends them). ``plain(line,
     number)`` is offered each rule (``-A``) and chain (``:``) line first, and returns whether it
     took it."""
     start = 0
     number = 0
+    bad_lines = 0
     while start <= len(text):
         end = text.find("\n", start)
         if end < 0:
@@ -213,6 +215,11 @@ def iter_statements(text: str, path: str, errors: list[Diagnostic],
             grammar_found, grammar_errors = grammar_statements(line, path, number)
             yield from grammar_found
             errors.extend(grammar_errors)
+            bad_lines += bool(grammar_errors)
+            if bad_lines == MAX_SYNTAX_ERRORS and start <= len(text):
+                errors.append(reading_stops(path, number + 1))
+                yield "stop", [Word("", number + 1, 1, 1)]
+                return
         elif statement is not None:
             yield statement
 
@@ -392,6 +399,12 @@ class SaveReader:
 
     def on_comment(self, words: list[Word]) -> None:
         pass
+
+    def on_stop(self, words: list[Word]) -> None:
+        """Reading stopped (too many syntax errors): the open table holds what was read, and
+        whether it would have been committed is not known."""
+        if self.table is not None:
+            self.uncommitted()
 
     def on_table(self, words: list[Word]) -> None:
         word = words[0]

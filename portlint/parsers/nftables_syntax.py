@@ -21,7 +21,7 @@ from lark import Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ..model import Diagnostic, Location
-from .common import PARSE_ERROR, grammar, one_of
+from .common import MAX_SYNTAX_ERRORS, PARSE_ERROR, grammar, one_of, reading_stops
 from .nftables_fast import FAST_RULE, FastRule, FastRuleLexer, LineRules
 
 #: Block contents an included file can be parsed as (the grammar's start symbols).
@@ -801,6 +801,7 @@ class _Recovery:
         self.diagnostics = diagnostics
         self.last_position = -1
         self.skipped_to_end = False
+        self.errors = 0
 
     def __call__(self, error: UnexpectedInput) -> bool:
         parser = error.interactive_parser
@@ -815,10 +816,15 @@ class _Recovery:
             return False
         self.last_position = position
         self.diagnostics.append(self.describe(error))
-        depth = self._unwind(state)
+        depth = self._resume_point(parser)
         if depth is None:
             return False
-        parser.feed_token(Token("RECOVERY", ""))
+        self.errors += 1
+        if self.errors == MAX_SYNTAX_ERRORS:  # read no further: the end of the file closes the blocks
+            self.diagnostics.append(reading_stops(self.path, error.line + 1))
+            self.skipped_to_end = True
+            lexer.line_ctr.feed(self.text[position:])
+            return True
         opened = 0
         if isinstance(error, UnexpectedToken):
             token = error.token
@@ -837,14 +843,40 @@ class _Recovery:
             parser.feed_token(Token("_NL", "\n"))
         return True
 
+    def _resume_point(self, parser) -> int | None:
+        """Unwind the parser to a block where a statement may start and feed it the RECOVERY
+        token there; the number of braces left open by what was popped, which the skip must
+        close. None when no enclosing block takes it.
+
+        A state that lists RECOVERY may only reduce on it (LALR merges lookaheads), and the
+        state the reductions lead to may refuse it: the token is tried on a copy first, and
+        refused, the unwinding goes on (regression: ``this is no rule`` in a chain, failing at
+        the keyword ``rule``, lost the whole table)."""
+        state = parser.parser_state
+        depth, pop = 0, False
+        while True:
+            popped = self._unwind(state, pop)
+            if popped is None:
+                return None
+            depth += popped
+            trial = parser.copy()
+            try:
+                trial.feed_token(Token("RECOVERY", ""))
+            except UnexpectedToken:
+                pop = True
+                continue
+            parser.feed_token(Token("RECOVERY", ""))
+            return depth
+
     @staticmethod
-    def _unwind(state) -> int | None:
-        """Pop the parser's stacks back to a block where a statement may start (never into a
-        block whose `}` was already read); the number of braces left open by what was popped,
-        which the skip must close."""
+    def _unwind(state, pop: bool = False) -> int | None:
+        """Pop the parser's stacks back to a state that lists the RECOVERY token (past the
+        current one with ``pop``), never into a block whose `}` was already read; the braces
+        popped, opening ones counted +1."""
         states = state.parse_conf.states
         depth = 0
-        while depth < 0 or "RECOVERY" not in states[state.state_stack[-1]]:
+        while pop or depth < 0 or "RECOVERY" not in states[state.state_stack[-1]]:
+            pop = False
             if len(state.state_stack) == 1:
                 return None
             state.state_stack.pop()

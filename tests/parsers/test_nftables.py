@@ -400,6 +400,15 @@ def test_a_bad_statement_hides_nothing_else(parse):
         ("input", [(53, 53)]), ("output", [(25, 25)]), ("c", [(23, 23)])]
 
 
+@pytest.mark.parametrize("bad", ["this is no rule", "tcp dport rule", "ip saddr table", "iif table chain"])
+def test_a_statement_failing_at_a_keyword_hides_nothing_else(parse, bad):
+    """Regression: the parser state where RECOVERY was listed only reduced on it, and the state
+    it reduced to refused it: the whole table was lost, with every later error."""
+    doc = nft(parse, chain(f"tcp dport 22 accept\n{bad}\nudp dport 53 accept\n{bad}\n"))
+    assert [(d.code, d.location.line) for d in doc.diagnostics] == [("PL001", 5), ("PL001", 7)]
+    assert [(r.chain, ports(r)) for r in doc.declarations] == [("input", [(22, 22)]), ("input", [(53, 53)])]
+
+
 @pytest.mark.parametrize("rule,code,column,message", [
     ("tcp dport 65536 accept", "PL002", 11, "ports are 0-65535"),
     ("tcp dport 90-80 accept", "PL002", 11, "the first port is greater than the last"),
