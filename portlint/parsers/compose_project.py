@@ -22,6 +22,9 @@ from .compose_ports import EntryReader
 from .compose_yaml import OVERRIDE, RESET, YamlFile, is_mapping, is_scalar, is_sequence, items, kind, load, scalar
 
 INCLUDE_ERROR = "PL006"
+#: Projects including one another that portlint follows in a row (as nft follows 16 includes):
+#: real projects use one or two, and each level is a few frames of Python's stack.
+MAX_DEPTH = 64
 #: The files ``docker compose`` reads without ``-f``: the first base found, then the first override.
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
@@ -109,7 +112,6 @@ class ProjectLoader:
         self.size_limit = size_limit
         self.files: dict[tuple[str, int], _File] = {}
         self.resolved: dict[tuple[str, int, str], Service] = {}
-        self.resolving: list[tuple[str, str]] = []  # extends being resolved (cycle check)
         self.including: list[str] = []  # files whose includes are being read (cycle check)
 
     def diagnostics(self) -> list[Diagnostic]:
@@ -187,20 +189,41 @@ class ProjectLoader:
         return services
 
     def service(self, file: _File, env: dict[str, str], name: str) -> Service:
-        """Service ``name`` of ``file`` with its ``extends`` chain applied (once per file)."""
-        key = (file.yaml.path, id(env), name)
-        if key in self.resolved:
-            return self.resolved[key]
-        key_node, node = file.services[name]
-        own = self.own_service(file, name, key_node, node)
-        extends = _value_of(node, "extends")
-        if extends is not None:
-            base = self.extended(file, env, name, extends)
+        """Service ``name`` of ``file`` with its ``extends`` chain applied (once per file).
+
+        The chain is walked down to a service already resolved or one that extends nothing,
+        then resolved from there up, with no recursion: thousands of services extending one
+        another are as good as two."""
+        chain: list[tuple[_File, str]] = []  # the services whose bases are not applied yet, top first
+        walked: dict[tuple[str, str], int] = {}  # (path, name) -> its place in the chain
+        base = None
+        while True:
+            key = (file.yaml.path, id(env), name)
+            if key in self.resolved:
+                base = self.resolved[key]
+                break
+            walked[file.yaml.path, name] = len(chain)
+            chain.append((file, name))
+            extends = _value_of(file.services[name][1], "extends")
+            target = self.extends_target(file, env, extends) if extends is not None else None
+            if target is None:
+                break
+            if (target[0].yaml.path, target[1]) in walked:
+                cycle_file, cycle_name = chain[walked[target[0].yaml.path, target[1]]]
+                node = _value_of(cycle_file.services[cycle_name][1], "extends")
+                following = chain[walked[target[0].yaml.path, target[1]] + 1:] or [(file, name)]
+                cycle_file.yaml.error(node, f"extends: service {cycle_name!r} extends itself through "
+                                            f"{following[0][1]!r}", INCLUDE_ERROR)
+                break
+            file, name = target
+        for file, name in reversed(chain):
+            key_node, node = file.services[name]
+            own = self.own_service(file, name, key_node, node)
             if base is not None:
                 own = base.renamed(name).merged_with(own, _resets(node))
                 own.location = file.yaml.location(key_node)
-        self.resolved[key] = own
-        return own
+            self.resolved[file.yaml.path, id(env), name] = base = own
+        return base
 
     def own_service(self, file: _File, name: str, key_node, node) -> Service:
         """What a service's own lines say: its ports, expose, network_mode and profiles."""
@@ -237,8 +260,8 @@ class ProjectLoader:
 
     # -- extends and include ----------------------------------------------------------------
 
-    def extended(self, file: _File, env: dict[str, str], name: str, node) -> Service | None:
-        """The service ``name`` extends, resolved in its own file, or None (reported)."""
+    def extends_target(self, file: _File, env: dict[str, str], node) -> tuple[_File, str] | None:
+        """The file and name of the service an ``extends`` (``node``) names, or None (reported)."""
         yaml = file.yaml
         if is_scalar(node):
             target_name, target_file = str(scalar(node)), file
@@ -261,19 +284,11 @@ class ProjectLoader:
         else:
             yaml.error(node, f"extends must be a service name or a mapping, not {kind(node)}")
             return None
-        where = (target_file.yaml.path, target_name)
         if target_name not in target_file.services:
             yaml.error(node, f"extends: service {target_name!r} is not defined in {target_file.yaml.path}",
                        INCLUDE_ERROR)
             return None
-        if where in self.resolving:
-            yaml.error(node, f"extends: service {name!r} extends itself through {target_name!r}", INCLUDE_ERROR)
-            return None
-        self.resolving.append(where)
-        try:
-            return self.service(target_file, env, target_name)
-        finally:
-            self.resolving.pop()
+        return target_file, target_name
 
     def included(self, file: _File, env: dict[str, str], node) -> dict[str, Service]:
         """The services of the projects an ``include:`` list names."""
@@ -289,6 +304,10 @@ class ProjectLoader:
                 continue
             if paths[0] in self.including or paths[0] == yaml.path:
                 yaml.error(entry, f"include cycle: {paths[0]!r} is already being included", INCLUDE_ERROR)
+                continue
+            if len(self.including) >= MAX_DEPTH:
+                yaml.error(entry, f"more than {MAX_DEPTH} projects include one another here; portlint follows "
+                                  f"no further, and does not read {paths[0]!r}", INCLUDE_ERROR)
                 continue
             self.including.append(yaml.path)
             try:

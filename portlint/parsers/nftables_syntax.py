@@ -805,7 +805,6 @@ class _Recovery:
 
     def __call__(self, error: UnexpectedInput) -> bool:
         parser = error.interactive_parser
-        state = parser.parser_state
         lexer = parser.lexer_thread.state
         if isinstance(error, UnexpectedToken) and error.token.type == "$END":
             if not self.skipped_to_end:

@@ -28,3 +28,30 @@ def test_documents_tabs_and_duplicate_keys(run, tmp_path, good):
     assert messages[0].startswith("duplicate key 'ports' (first defined at line 4)")
     assert messages[1].startswith("a second YAML document: Compose v1 rejects the file, v2 merges")
     assert messages[2] == messages[3] == "tab character in indentation: YAML indents with spaces only"
+
+
+def test_thousands_of_services_extending_one_another_and_projects_including_one_another(run, tmp_path, good):
+    """Regression: 3,000 services extending one another overflowed Python's stack (PL000, exit
+    2). A chain of extends is now resolved without recursion, whatever its length; includes are
+    followed 64 projects deep, with a PL006 where they stop, and the projects before are read."""
+    chain = "services:\n" + "".join(f"  s{i}:\n    extends: s{i + 1}\n" for i in range(3000))
+    (tmp_path / "extends").mkdir()
+    (tmp_path / "extends" / "compose.yaml").write_text(chain + '  s3000:\n    image: x\n    ports: ["2323:23"]\n')
+    includes = tmp_path / "includes"
+    includes.mkdir()
+    for i in range(200):
+        include = f"include:\n  - p{i + 1}.yaml\n" if i < 199 else ""
+        (includes / f"p{i}.yaml").write_text(f'{include}services:\n  s{i}:\n    image: x\n    ports: ["{2000 + i}:23"]\n')
+    result = run("check", "--isolated", "--select", "PL0,PL201", "--output-format", "json",
+                 tmp_path / "extends" / "compose.yaml", includes / "p0.yaml", good)
+    assert result.code == 1 and result.err == ""
+    found = [(f["path"].removeprefix(f"{tmp_path}/"), f["code"], f["line"]) for f in result.json()]
+    extends = {f for f in found if f[0] == "extends/compose.yaml"}
+    assert extends == {("extends/compose.yaml", "PL201", 6004)}  # the port of s3000, every service's
+    assert sum(f[0] == "extends/compose.yaml" for f in found) == 3001
+    included = [f for f in found if f[0].startswith("includes/")]
+    assert sorted(included) == sorted([(f"includes/p{i}.yaml", "PL201", 6) for i in range(65)]
+                                      + [("includes/p64.yaml", "PL006", 2)])
+    (stop,) = [f["message"] for f in result.json() if f["code"] == "PL006"]
+    assert stop.startswith("more than 64 projects include one another here")
+    assert ("good.rules", "PL201", 2) in found
