@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 from lark import Token, Tree
 
 from ..model import Diagnostic, Location
-from .common import PARSE_ERROR
+from .common import PARSE_ERROR, UNRESOLVED_VARIABLE
 from .shell_syntax import Heredoc
 from .shell_values import Array, Field, HereDocument, Origin, Scalar, Segment, Unknown, Value, Variable
 from .shell_words import Expander, first_token
@@ -122,6 +122,7 @@ class Evaluator:
         self.loops = 0  # loops being run (break and continue end their iterations)
         self.calling: set[str] = set()  # the functions being run
         self.commands = 0
+        self.current: Tree | None = None  # the command being run, where a stop is reported
         self.diagnostics: list[Diagnostic] = []
         self.expander = Expander(text, self)
         self.heredocs: dict[int, tuple[Heredoc, Tree | None]] = {}
@@ -161,8 +162,20 @@ class Evaluator:
         self._prepare(tree)
         try:
             self.sequence(tree.children)
-        except (_Exit, _Return, _LoopControl, _Budget, RecursionError):
-            pass  # the script ends here (or runs longer, or nests deeper, than portlint follows)
+        except (_Exit, _Return, _LoopControl):
+            pass  # the script ends here
+        except _Budget:
+            self.stop(f"it runs more than {MAX_COMMANDS:,} commands")
+        except RecursionError:
+            self.stop("its commands or words nest deeper than portlint follows")
+
+    def stop(self, why: str) -> None:
+        """Report that evaluation ends at the current command: the commands after it are not
+        checked, which a clean report must not hide."""
+        token = first_token(self.current) if self.current is not None else None
+        line, column = (token.line, token.column) if token is not None and token.line else (1, 1)
+        self.diagnostics.append(Diagnostic(UNRESOLVED_VARIABLE, f"portlint stops evaluating the script here: {why}; "
+                                           "the commands from here on are not checked", Location(self.path, line, column)))
 
     def _prepare(self, tree: Tree) -> None:
         """Pair every ``<<`` with its body (they come in the same order) and note the names the
@@ -200,6 +213,7 @@ class Evaluator:
         return status
 
     def command(self, node: Tree, stdin: HereDocument | None = None) -> bool | None:
+        self.current = node
         if node.data == "simple_command":
             return self.on_simple_command(node, stdin)
         return getattr(self, "on_" + node.data)(node)

@@ -138,3 +138,25 @@ def test_hostile_yaml(cli_process, tmp_path, name, yaml, expected):
     assert "Traceback" not in result.err
     assert [f["code"] for f in result.json()] == expected
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("script, line, column, why", [
+    ("if true; then\n" * 400 + "iptables -A INPUT -p tcp --dport 23 -j ACCEPT\n" + "fi\n" * 400, None, None,
+     "its commands or words nest deeper than portlint follows"),
+    ("P=" + "$(echo " * 400 + "23" + ")" * 400 + "\niptables -A INPUT -p tcp --dport $P -j ACCEPT\n", 2, 1,
+     "its commands or words nest deeper than portlint follows"),
+    ("for a in " + " 1" * 100 + "; do\n for b in" + " 1" * 100 + "; do\n  for c in" + " 1" * 30 + "; do\n   true\n"
+     "  done\n done\ndone\niptables -A INPUT -p tcp --dport 23 -j ACCEPT\n", 5, 4, "it runs more than 200,000 commands"),
+])
+def test_a_script_evaluated_only_in_part_says_where_it_stops(cli_process, tmp_path, script, line, column, why):
+    """Regression: a script nesting 300 deep, or running more commands than portlint follows,
+    was silently evaluated up to there: its telnet rule went unreported, and the report was
+    clean. Now a PL005 says where evaluation stops."""
+    path = tmp_path / "firewall.sh"
+    path.write_text("#!/bin/sh\n" + script)
+    result = lint(cli_process, path, fmt="iptables-script")
+    (finding,) = result.json()
+    assert finding["code"] == "PL005" and finding["message"] == (
+        f"portlint stops evaluating the script here: {why}; the commands from here on are not checked")
+    if line is not None:
+        assert (finding["line"], finding["column"]) == (line, column)
