@@ -788,6 +788,18 @@ def _set_continues(text: str, newline: int) -> bool:
     return last_line.endswith((",", "{")) or following.startswith((",", "}"))
 
 
+def _advance(line_ctr, text: str, end: int) -> None:
+    """Move Lark's line counter to offset ``end`` of ``text``, as feeding it the text up to
+    there would, without copying that text (the rest of a 100 MB file where reading stops)."""
+    start = line_ctr.char_pos
+    newlines = text.count("\n", start, end)
+    if newlines:
+        line_ctr.line += newlines
+        line_ctr.line_start_pos = text.rindex("\n", start, end) + 1
+    line_ctr.char_pos = end
+    line_ctr.column = end - line_ctr.line_start_pos + 1
+
+
 class _Recovery:
     """Lark's on_error callback: report the error, then resume after the bad statement, as nft's
     grammar does with its `error stmt_separator` rule (here: the RECOVERY token)."""
@@ -822,7 +834,7 @@ class _Recovery:
         if self.errors == MAX_SYNTAX_ERRORS:  # read no further: the end of the file closes the blocks
             self.diagnostics.append(reading_stops(self.path, error.line + 1))
             self.skipped_to_end = True
-            lexer.line_ctr.feed(self.text[position:])
+            _advance(lexer.line_ctr, self.text, len(self.text))
             return True
         opened = 0
         if isinstance(error, UnexpectedToken):
@@ -912,7 +924,7 @@ class _Recovery:
                     position = match.start()
                     break
         self.skipped_to_end = position == len(text)
-        lexer.line_ctr.feed(text[start:position])
+        _advance(lexer.line_ctr, text, position)
         return before_brace
 
     def _close_blocks(self, parser) -> bool:

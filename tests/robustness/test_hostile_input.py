@@ -2,7 +2,10 @@
 still linted, the exit code saying what happened, no traceback."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -160,3 +163,40 @@ def test_a_script_evaluated_only_in_part_says_where_it_stops(cli_process, tmp_pa
         f"portlint stops evaluating the script here: {why}; the commands from here on are not checked")
     if line is not None:
         assert (finding["line"], finding["column"]) == (line, column)
+
+
+#: ``portlint ARGS`` that writes its peak RSS (kB) on standard error as it exits. VmHWM counts this
+#: program's memory alone, where getrusage's maxrss also keeps the forked copy of pytest's.
+PEAK_MEMORY = """\
+import atexit, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        sys.stderr.write(next(line for line in status if line.startswith("VmHWM:")).split()[1].join(["peak-kib=", "\\n"]))
+atexit.register(peak)
+sys.argv = ["portlint", *sys.argv[1:]]
+runpy.run_module("portlint", run_name="__main__")
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak memory from /proc")
+@pytest.mark.parametrize("name, head, bulk, tail", [
+    ("comments.rules", "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 23 -j ACCEPT\n", "# " + "x" * 70 + "\n", "COMMIT\n"),
+    ("garbage.rules", "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 23 -j ACCEPT\n", "not a rule at all\n", "COMMIT\n"),
+    ("garbage.nft", "table inet f {\n  chain input {\n    type filter hook input priority 0; policy drop;\n"
+     "    tcp dport 23 accept\n", "    not a rule at all;\n", "  }\n}\n"),
+])
+def test_a_100_mb_file_of_no_rules_peaks_under_300_mib(tmp_path, name, head, bulk, tail):
+    """A 100 MB firewall file whose bulk is comments or garbage is read within 300 MiB: its text
+    (100 MB, and as much again while its bytes are decoded), what was read before reading stops,
+    nothing per line. (A 100 MB file of real rules is not: docs/performance.md, Known gaps.)"""
+    path = tmp_path / name
+    with open(path, "w") as fh:
+        fh.write(head)
+        fh.write(bulk * (100 * 2**20 // len(bulk)))
+        fh.write(tail)
+    proc = subprocess.run([sys.executable, "-c", PEAK_MEMORY, "check", "--isolated", "--output-format", "json",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert [f["code"] for f in json.loads(proc.stdout) if f["code"] != "PL001"] == ["PL201"]
+    peak = int(proc.stderr.rsplit("peak-kib=", 1)[1]) / 1024
+    assert peak <= 300, f"{peak:.0f} MiB"
