@@ -33,7 +33,8 @@ def record(cls: type[R] | None = None, *, order: bool = False):
     ``dataclasses.replace``."""
     if cls is None:
         return lambda cls: record(cls, order=order)
-    names = tuple(cls.__dict__.get("__annotations__", {}))
+    names = tuple(name for name, annotation in cls.__dict__.get("__annotations__", {}).items()
+                  if not str(annotation).startswith(("ClassVar", "typing.ClassVar")))  # a class attribute
     defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
     required = [name for name in names if name not in defaults]
     if required and names.index(required[-1]) >= len(required):

@@ -8,6 +8,7 @@ import random
 import sys
 import textwrap
 from dataclasses import MISSING, FrozenInstanceError
+from typing import ClassVar
 
 import pytest
 
@@ -121,6 +122,17 @@ def test_records_compare_like_tuples_of_their_fields_and_only_with_their_own_cla
     with pytest.raises(TypeError):
         Other(1) < Other(2)  # noqa: B015 - unordered records do not compare
     assert {Pair(1), Pair(1, "b")} == {Pair(1)}
+
+
+def test_a_record_class_variable_is_no_field():
+    @model.record
+    class Counted:
+        """A field and a class attribute."""
+
+        kind: ClassVar[str] = "counted"
+        value: int
+
+    assert model.field_names(Counted) == ("value",) and Counted(3).kind == "counted"
 
 
 def test_a_record_field_without_a_default_cannot_follow_one_with_a_default():
