@@ -17,6 +17,10 @@ from ..model import record
 from .common import error_offset, grammar
 
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(?P<value>.*?)\s*$")
+_BRACES = re.compile(r"\$\$|\$\{|\}")
+#: Defaults within defaults (``${A:-${B:-...}}``) read before a value is refused: real files nest
+#: one or two, and each level is three frames of Python's stack (5,000 overflowed it).
+MAX_NESTING = 32
 
 
 @record
@@ -55,6 +59,7 @@ def interpolate(text: str, environment: Mapping[str, str]) -> Interpolated:
         return Interpolated(text)
     from lark.exceptions import LarkError  # only for values with variables
 
+    _check_nesting(text)
     try:
         tree = grammar("compose_interpolation").parse(text)
     except LarkError as exc:
@@ -62,6 +67,19 @@ def interpolate(text: str, environment: Mapping[str, str]) -> Interpolated:
     out = Interpolated("")
     out.value = _Evaluator(environment, out.unresolved).parts(tree.children, 0)
     return out
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse ``${...}`` nested more than MAX_NESTING deep (``$$`` is a literal ``$``)."""
+    depth = 0
+    for match in _BRACES.finditer(text):
+        if match.group() == "${":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise InterpolationError(f"interpolation nested more than {MAX_NESTING} deep: portlint does not "
+                                         "read it", match.start())
+        elif match.group() == "}" and depth:
+            depth -= 1
 
 
 def _bad_template(text: str, offset: int) -> InterpolationError:

@@ -181,24 +181,28 @@ def is_scalar(node) -> bool:
 
 def items(node) -> Iterator[tuple[str, object, object]]:
     """``(key, key_node, value_node)`` of a mapping, with YAML merge keys (``<<: *anchor``)
-    applied and the first of repeated keys kept (repeats are reported at load)."""
+    applied, depth first, and the first of repeated keys kept (repeats are reported at load).
+    Merged mappings are read from a stack, each once: 5,000 anchors merging one another
+    overflowed Python's stack, and an anchor merged into itself never ended."""
     seen: set[str] = set()
-    merged: list = []
-    for key, value in node.value:
-        if key.tag == MERGE:
-            merged.extend(value.value if is_sequence(value) else [value])
+    read: set[int] = set()
+    stack = [node]
+    while stack:
+        mapping = stack.pop()
+        if id(mapping) in read:
             continue
-        name = str(key.value) if is_scalar(key) else None
-        if name is None or name in seen:
-            continue
-        seen.add(name)
-        yield name, key, value
-    for source in merged:
-        if is_mapping(source):
-            for name, key, value in items(source):
-                if name not in seen:
-                    seen.add(name)
-                    yield name, key, value
+        read.add(id(mapping))
+        merged: list = []
+        for key, value in mapping.value:
+            if key.tag == MERGE:
+                merged.extend(value.value if is_sequence(value) else [value])
+                continue
+            name = str(key.value) if is_scalar(key) else None
+            if name is None or name in seen:
+                continue
+            seen.add(name)
+            yield name, key, value
+        stack.extend(source for source in reversed(merged) if is_mapping(source))
 
 
 def scalar(node):

@@ -55,3 +55,30 @@ def test_thousands_of_services_extending_one_another_and_projects_including_one_
     (stop,) = [f["message"] for f in result.json() if f["code"] == "PL006"]
     assert stop.startswith("more than 64 projects include one another here")
     assert ("good.rules", "PL201", 2) in found
+
+
+def test_merges_and_interpolations_nested_thousands_deep(run, tmp_path, good):
+    """Regressions: 5,000 anchors merging one another, an anchor merged into itself, and 5,000
+    defaults nested in one another (``${A:-${A:-...}}``) each overflowed Python's stack (PL000,
+    exit 2). Merges are read from a stack, each mapping once; interpolation refuses nesting
+    deeper than 32 with a PL001 at the 33rd ``${``."""
+    merges = ['x-base0: &b0\n  image: x\n  ports: ["2323:23"]'] + [
+        f"x-base{i}: &b{i}\n  <<: *b{i - 1}" for i in range(1, 5000)] + ["services:\n  web:\n    <<: *b4999"]
+    files = {
+        "merges": "\n".join(merges) + "\n",
+        "self": 'services:\n  web: &w\n    image: x\n    ports: ["2323:23"]\n    <<: *w\n',
+        "nested": 'services:\n  web:\n    image: x\n    ports:\n      - "' + "${A:-" * 5000 + "23" + "}" * 5000 + ':23"\n'
+                  '      - "2121:21"\n',
+    }
+    for folder, text in files.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "compose.yaml").write_text(text)
+    result = run("check", "--isolated", "--select", "PL0,PL201", "--output-format", "json",
+                 *(tmp_path / folder / "compose.yaml" for folder in files), good)
+    assert result.code == 1 and result.err == ""
+    found = [(f["path"].removeprefix(f"{tmp_path}/"), f["code"], f["line"], f["column"]) for f in result.json()]
+    assert found == [("good.rules", "PL201", 2, 25), ("merges/compose.yaml", "PL201", 3, 11),
+                     ("nested/compose.yaml", "PL001", 5, 10 + 5 * 32), ("nested/compose.yaml", "PL201", 6, 9),
+                     ("self/compose.yaml", "PL201", 4, 13)]
+    (nested,) = [f["message"] for f in result.json() if f["code"] == "PL001"]
+    assert nested == "interpolation nested more than 32 deep: portlint does not read it"
