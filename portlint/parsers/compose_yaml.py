@@ -11,6 +11,8 @@ any other bad line is reported and blanked, and the rest re-read.
 from __future__ import annotations
 
 import io
+import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -27,6 +29,10 @@ RESET, OVERRIDE = "!reset", "!override"
 MAX_RECOVERIES = 8
 #: What the YAML composer says of a second document in a stream (after ``---`` or ``...``).
 ANOTHER_DOCUMENT = "but found another document"
+REUSED_ANCHOR = ("anchor &{name} was already defined at line {first}: Compose v1 rejects the file, v2 reads the "
+                 "aliases after this line as this node")
+_REUSED_ANCHOR = re.compile(r"duplicate anchor '(?P<name>[^']*)'.*?line (?P<first>\d+),.*?line (?P<line>\d+), "
+                            r"column (?P<column>\d+)", re.DOTALL)
 SECOND_DOCUMENT = ("a second YAML document: Compose v1 rejects the file, v2 merges the documents like override "
                    "files; portlint reads only the first (put the others in override files)")
 
@@ -64,7 +70,10 @@ def load(text: str, path: str) -> YamlFile:
     for _ in range(MAX_RECOVERIES + 1):
         doc.composed = "".join(lines)
         try:
-            doc.root = _compose(doc.composed)
+            doc.root, reused = _compose(doc.composed)
+            for name, first, line, column in reused:
+                doc.diagnostics.append(Diagnostic(PARSE_ERROR, REUSED_ANCHOR.format(name=name, first=first + 1),
+                                                  Location(path, line + 1, column + 1 - doc.shifts.get(line, 0))))
             break
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -89,18 +98,26 @@ def load(text: str, path: str) -> YamlFile:
 
 
 def _compose(text: str):
-    """The node tree; the C parser first, the pure-Python one where the C parser (YAML 1.1's
-    libyaml) rejects what YAML 1.2 and Compose accept, such as ``[56:56]`` in a flow sequence."""
+    """The node tree, and the anchors defined again (name, the line of the previous definition,
+    line and column of this one, 0-based); the C parser first, the pure-Python one where the C parser (YAML 1.1's
+    libyaml) rejects what YAML 1.2 and Compose accept, such as ``[56:56]`` in a flow sequence or
+    an anchor defined again. ruamel.yaml's warnings are caught: they went to standard error,
+    with its own path and ``<file>`` for the file's."""
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
 
-    fast = YAML(typ="safe")
-    if fast.Parser.__module__ == "ruamel.yaml.parser":  # no C extension: nothing to fall back from
-        return fast.compose(io.StringIO(text))
-    try:
-        return fast.compose(io.StringIO(text))
-    except YAMLError:
-        return YAML(typ="safe", pure=True).compose(io.StringIO(text))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", module=r"ruamel\.")
+        fast = YAML(typ="safe")
+        if fast.Parser.__module__ == "ruamel.yaml.parser":  # no C extension: nothing to fall back from
+            root = fast.compose(io.StringIO(text))
+        else:
+            try:
+                root = fast.compose(io.StringIO(text))
+            except YAMLError:
+                root = YAML(typ="safe", pure=True).compose(io.StringIO(text))
+    reused = (_REUSED_ANCHOR.search(str(w.message)) for w in caught if issubclass(w.category, ReusedAnchorWarning))
+    return root, [(m["name"], int(m["first"]) - 1, int(m["line"]) - 1, int(m["column"]) - 1) for m in reused if m]
 
 
 def _expand_tab_indentation(doc: YamlFile, lines: list[str]) -> bool:

@@ -82,3 +82,18 @@ def test_merges_and_interpolations_nested_thousands_deep(run, tmp_path, good):
                      ("self/compose.yaml", "PL201", 4, 13)]
     (nested,) = [f["message"] for f in result.json() if f["code"] == "PL001"]
     assert nested == "interpolation nested more than 32 deep: portlint does not read it"
+
+
+def test_an_anchor_defined_again_is_reported_and_nothing_reaches_standard_error(run, tmp_path, good):
+    """Regression: ruamel.yaml warned on standard error, with its own path and ``<file>`` for the
+    file's. Compose v1 rejects an anchor defined again, v2 reads later aliases as the later
+    node: a PL001 at each definition again, and the aliases read as v2 does."""
+    (tmp_path / "compose.yaml").write_text('x-a: &a\n  ports: ["2121:21"]\nx-b: &a\n  ports: ["2323:23"]\n'
+                                           'services:\n  web:\n    image: x\n    <<: *a\n')
+    result = run("check", "--isolated", "--select", "PL0,PL201", "--output-format", "json",
+                 tmp_path / "compose.yaml", good)
+    assert result.err == ""
+    found = [(f["path"].rsplit("/", 1)[-1], f["code"], f["line"], f["column"]) for f in result.json()]
+    assert found == [("compose.yaml", "PL001", 3, 6), ("compose.yaml", "PL201", 4, 11), ("good.rules", "PL201", 2, 25)]
+    assert result.json()[0]["message"] == ("anchor &a was already defined at line 1: Compose v1 rejects the file, "
+                                           "v2 reads the aliases after this line as this node")
