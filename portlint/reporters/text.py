@@ -13,6 +13,11 @@ _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 #: Longest source line an excerpt shows whole, and how much of a longer one it shows before
 #: the finding's column.
 EXCERPT_WIDTH, EXCERPT_CONTEXT = 160, 60
+#: Control characters shown as their pictures (one column each, so carets stay in place): an
+#: escape sequence in a linted file, or in a name a message quotes, must not drive the terminal
+#: of whoever reads the report. Tabs and line breaks are left to the text around them.
+_VISIBLE = str.maketrans({**{chr(c): chr(0x2400 + c) for c in range(32) if chr(c) not in "\t\n"},
+                          "\x7f": "\u2421", **{chr(c): "\ufffd" for c in range(0x80, 0xa0)}})
 
 
 class TextReporter(Reporter):
@@ -34,9 +39,9 @@ class TextReporter(Reporter):
 
     def format(self, finding: Finding) -> str:
         loc = finding.location
-        where = f"{loc.path}:{loc.line}:{loc.column}: " if loc.path else "portlint: "
+        where = f"{loc.path.translate(_VISIBLE)}:{loc.line}:{loc.column}: " if loc.path else "portlint: "
         severity = self.paint(f"[{finding.severity}]", _COLORS[finding.severity])
-        return f"{self.paint(where, _BOLD)}{self.paint(finding.code, _BOLD)} {severity} {finding.message}"
+        return f"{self.paint(where, _BOLD)}{self.paint(finding.code, _BOLD)} {severity} {finding.message.translate(_VISIBLE)}"
 
     def excerpt(self, finding: Finding, source: str) -> str:
         """The finding's line with a caret under what it is about. A line longer than
@@ -54,7 +59,7 @@ class TextReporter(Reporter):
             before, after = "..." * (left > 0), "..." * (right < len(source))
             source, start, end = source[left:right], start - left, min(end, right) - left
         caret = " " * (len(before) + start) + self.paint("^" * max(end - start, 1), _COLORS[finding.severity])
-        shown = before + source.expandtabs(1) + after
+        shown = before + source.expandtabs(1).translate(_VISIBLE) + after
         return f"    {self.paint(shown, _DIM)}\n    {caret}\n"
 
     @staticmethod

@@ -62,6 +62,19 @@ def test_text_output_of_a_long_line_shows_a_window_around_each_finding(cli, tree
         assert excerpt[at:at + len(port)] == port and caret[at:] == "^" * len(port)
 
 
+def test_text_output_shows_control_characters_as_pictures(cli, tree):
+    """A linted file is untrusted: escape sequences in it (or in a name a message quotes) are
+    shown as control pictures, one column each, never sent to the reader's terminal."""
+    root = tree({"rules.v4": '*filter\n-A INPUT -m comment --comment "\x1b[31m\x1b]0;x\x07\x9b" -p tcp --dport 23 -j ACCEPT\n'
+                             "COMMIT\n", "esc\x1bape.rules": TELNET})
+    result = cli("check", root / "rules.v4", root / "esc\x1bape.rules")
+    assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) < 0xa0 for c in result.out)
+    lines = result.out.splitlines()
+    assert "esc\u241bape.rules:3:32: PL201" in lines[0]
+    assert lines[4] == '    -A INPUT -m comment --comment "\u241b[31m\u241b]0;x\u2407\ufffd" -p tcp --dport 23 -j ACCEPT'
+    assert lines[4][lines[5].index("^"):][:2] == "23"
+
+
 def test_json_output(cli, tree):
     root = tree({"rules.v4": TELNET})
     (finding,) = cli(root / "rules.v4", "--output-format", "json").json()
