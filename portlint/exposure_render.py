@@ -7,6 +7,7 @@ from itertools import groupby
 from typing import Any, Callable, TextIO
 
 from .exposure_view import Place, Row
+from .terminal import visible
 
 TITLE = "What the project exposes"
 COLUMNS = ("port", "services", "tags", "sources", "where", "firewall")
@@ -55,10 +56,10 @@ def render_text(rows: list[Row], root: str, stream: TextIO) -> None:
         for row in group:
             cells = _cells(row)
             tags = f"  [{', '.join(row.tags)}]" if row.tags else ""
-            stream.write(f"  {cells['port'][0]:<{width}}  {', '.join(cells['services'])}{tags}\n")
+            stream.write(visible(f"  {cells['port'][0]:<{width}}  {', '.join(cells['services'])}{tags}") + "\n")
             for place in row.places:
-                stream.write(f"    {_where(place)}\n")
-                stream.writelines(f"      {block.text()}\n" for block in place.blocks)
+                stream.write(visible(f"    {_where(place)}") + "\n")
+                stream.writelines(visible(f"      {block.text()}") + "\n" for block in place.blocks)
     stream.write(summary(rows) + "\n")
 
 

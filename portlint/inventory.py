@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import Declaration, FirewallRule, PortBinding, PortMatch, PortRange
+from .terminal import visible
 
 
 def _ranges(match: PortMatch | None) -> list[list[int]] | None:
@@ -70,5 +71,6 @@ def table_rows(records: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def format_table(rows: list[list[str]]) -> str:
+    rows = [[visible(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows) + "\n"

@@ -6,6 +6,7 @@ import collections
 from ..findings import Finding, Severity
 from ..hookspecs import hookimpl
 from ..linter import Report
+from ..terminal import visible
 from . import Reporter
 
 _COLORS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
@@ -13,11 +14,6 @@ _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 #: Longest source line an excerpt shows whole, and how much of a longer one it shows before
 #: the finding's column.
 EXCERPT_WIDTH, EXCERPT_CONTEXT = 160, 60
-#: Control characters shown as their pictures (one column each, so carets stay in place): an
-#: escape sequence in a linted file, or in a name a message quotes, must not drive the terminal
-#: of whoever reads the report. Tabs and line breaks are left to the text around them.
-_VISIBLE = str.maketrans({**{chr(c): chr(0x2400 + c) for c in range(32) if chr(c) not in "\t\n"},
-                          "\x7f": "\u2421", **{chr(c): "\ufffd" for c in range(0x80, 0xa0)}})
 
 
 class TextReporter(Reporter):
@@ -39,9 +35,9 @@ class TextReporter(Reporter):
 
     def format(self, finding: Finding) -> str:
         loc = finding.location
-        where = f"{loc.path.translate(_VISIBLE)}:{loc.line}:{loc.column}: " if loc.path else "portlint: "
+        where = f"{visible(loc.path)}:{loc.line}:{loc.column}: " if loc.path else "portlint: "
         severity = self.paint(f"[{finding.severity}]", _COLORS[finding.severity])
-        return f"{self.paint(where, _BOLD)}{self.paint(finding.code, _BOLD)} {severity} {finding.message.translate(_VISIBLE)}"
+        return f"{self.paint(where, _BOLD)}{self.paint(finding.code, _BOLD)} {severity} {visible(finding.message)}"
 
     def excerpt(self, finding: Finding, source: str) -> str:
         """The finding's line with a caret under what it is about. A line longer than
@@ -59,7 +55,7 @@ class TextReporter(Reporter):
             before, after = "..." * (left > 0), "..." * (right < len(source))
             source, start, end = source[left:right], start - left, min(end, right) - left
         caret = " " * (len(before) + start) + self.paint("^" * max(end - start, 1), _COLORS[finding.severity])
-        shown = before + source.expandtabs(1).translate(_VISIBLE) + after
+        shown = before + visible(source.expandtabs(1)) + after
         return f"    {self.paint(shown, _DIM)}\n    {caret}\n"
 
     @staticmethod

@@ -75,6 +75,15 @@ def test_text_output_shows_control_characters_as_pictures(cli, tree):
     assert lines[4][lines[5].index("^"):][:2] == "23"
 
 
+@pytest.mark.parametrize("command", ["check", "ports", "exposure"])
+def test_every_text_output_shows_control_characters_as_pictures(cli, tree, monkeypatch, command):
+    root = tree({"compose.yaml": 'services:\n  "we\\eb\\x9b":\n    image: x\n    ports: ["2323:23"]\n'})
+    monkeypatch.chdir(root)
+    out = cli(command, "compose.yaml").out
+    assert "we\u241bb\ufffd" in out
+    assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) < 0xa0 for c in out)
+
+
 def test_json_output(cli, tree):
     root = tree({"rules.v4": TELNET})
     (finding,) = cli(root / "rules.v4", "--output-format", "json").json()
