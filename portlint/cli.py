@@ -18,6 +18,7 @@ from . import __version__
 from .findings import Severity
 from .linter import Linter, Report, Selection, UsageError, decode
 from .model import record
+from .terminal import visible
 from .parallel import PARALLEL_FROM_BYTES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMAND_HANDLERS[args.command](args)
     except UsageError as exc:
-        print(f"portlint: error: {exc}", file=sys.stderr)
+        print(visible(f"portlint: error: {exc}"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -366,7 +367,7 @@ def _lint(args, linter: Linter, visit=None, exclude: list[str] | None = None) ->
 
 def _print_problems(report: Report) -> None:
     for problem in report.problems:
-        print(f"portlint: error: {problem}", file=sys.stderr)
+        print(visible(f"portlint: error: {problem}"), file=sys.stderr)
 
 
 def cmd_check(args) -> int:
@@ -463,7 +464,7 @@ def _input_status(report: Report) -> int:
     make the exit code 1; unreadable paths and internal errors make it 2."""
     for f in report.findings:
         loc = f.location
-        print(f"portlint: {loc.path}:{loc.line}:{loc.column}: {f.code} {f.message}", file=sys.stderr)
+        print(visible(f"portlint: {loc.path}:{loc.line}:{loc.column}: {f.code} {f.message}"), file=sys.stderr)
     _print_problems(report)
     if report.problems or report.has_internal_error:
         return EXIT_ERROR

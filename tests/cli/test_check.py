@@ -84,6 +84,13 @@ def test_every_text_output_shows_control_characters_as_pictures(cli, tree, monke
     assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) < 0xa0 for c in out)
 
 
+def test_messages_on_standard_error_show_control_characters_as_pictures(cli, tree):
+    root = tree({"x\x1b[31m.rules": "\x00\x01 not text"})
+    result = cli("check", root / "x\x1b[31m.rules")
+    assert result.code == 2 and "x\u241b[31m.rules: not a format portlint reads" in result.err
+    assert "\x1b" not in result.err
+
+
 def test_json_output(cli, tree):
     root = tree({"rules.v4": TELNET})
     (finding,) = cli(root / "rules.v4", "--output-format", "json").json()
