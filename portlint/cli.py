@@ -452,8 +452,9 @@ def cmd_ports(args) -> int:
     records = [record(d) for d in declarations]
     with _Output(args.output_file) as stream:
         if args.output_format == "json":
-            json.dump(records, stream, indent=1)
-            stream.write("\n")
+            from .reporters.common import write_json
+
+            write_json(stream, [], records)
         else:
             stream.write(format_table(table_rows(records)))
     return _input_status(report)

@@ -1,12 +1,11 @@
 """``json``: an array of findings, for scripts and other tools."""
 from __future__ import annotations
 
-import json
-
 from ..findings import Finding
 from ..hookspecs import hookimpl
 from ..linter import Report
 from . import Reporter
+from .common import write_json
 
 
 def finding_record(finding: Finding) -> dict:
@@ -27,8 +26,7 @@ class JsonReporter(Reporter):
     description = "an array of findings with code, name, severity, message and location"
 
     def report(self, report: Report) -> None:
-        json.dump([finding_record(f) for f in report.findings], self.stream, indent=2)
-        self.stream.write("\n")
+        write_json(self.stream, [], [finding_record(f) for f in report.findings])
 
 
 @hookimpl
