@@ -29,7 +29,11 @@ OPENERS = {
     "WHILE": ("a while loop", "'done'"), "UNTIL": ("an until loop", "'done'"), "IF": ("an if", "'fi'"),
     "CASE": ("a case", "'esac'"), "_COND_OPEN": ("a [[ condition", "']]'"),
 }
+#: Syntax errors after which a script is given up: each costs a parse of the whole script.
 MAX_ERRORS = 20
+#: Text parsed for one script, all attempts together, before it is given up (a second attempt
+#: is always made): a 2 MB script of bad lines took 20 parses, 93 s; a parse costs about 2 s a MB.
+MAX_PARSED = 2 * 2**20
 
 TERMINAL_NAMES = {
     **{name: "a word" for name in PART_STARTS}, "ASSIGN": "an assignment", "_GLUE": "a word",
@@ -152,7 +156,8 @@ def parse_script(text: str, path: str) -> tuple[Tree | None, list[Diagnostic]]:
 
     When parsing fails, the line to blame (the bad token's, or the line of the construct the end
     of the file left open) is blanked and the text parsed again, so every other statement is
-    still read; after ``MAX_ERRORS`` errors the script is given up.
+    still read; after ``MAX_ERRORS`` errors, or ``MAX_PARSED`` characters parsed, the script is
+    given up, and a last PL001 says so.
     """
     parser = grammar("shell", postlex=_POSTLEX)
     lines = text.split("\n")
@@ -160,7 +165,8 @@ def parse_script(text: str, path: str) -> tuple[Tree | None, list[Diagnostic]]:
         lines.append("")  # a delimiter on the last line still ends its here-document
     errors: list[Diagnostic] = []
     blanked: list[int] = []
-    for _ in range(MAX_ERRORS):
+    attempts = max(2, min(MAX_ERRORS, MAX_PARSED // max(len(text), 1)))
+    for _ in range(attempts):
         try:
             return parser.parse("\n".join(lines)), errors
         except UnexpectedInput as exc:
@@ -173,6 +179,8 @@ def parse_script(text: str, path: str) -> tuple[Tree | None, list[Diagnostic]]:
                 return None, errors
             lines[line - 1] = " " * len(lines[line - 1])  # keeps every offset: words are sliced from the text
             blanked.append(line)
+    errors.append(Diagnostic(PARSE_ERROR, "portlint gives up the script after these syntax errors: none of its "
+                                          "commands are checked", Location(path, 1, 1)))
     return None, errors
 
 

@@ -59,3 +59,21 @@ def test_errors_name_what_was_expected_and_recovery_goes_on():
         (3, 1, "unexpected 'done'")]
     assert "expected" in errors[0].message and "'fi'" in errors[0].message
     assert tree is not None
+
+
+@pytest.mark.parametrize("budget, parses", [(10**9, 20), (6000, 4), (100, 2)])
+def test_a_script_is_parsed_again_within_a_budget(monkeypatch, budget, parses):
+    """Each syntax error costs a parse of the whole script: 20 at most, and MAX_PARSED
+    characters in all (at least two, so that one error is always recovered from). 40,000 bad
+    lines (1.7 MB) took 20 parses, 80 s."""
+    from portlint.parsers import shell_syntax
+
+    parser = shell_syntax.grammar("shell", postlex=shell_syntax._POSTLEX)
+    calls = []
+    real = type(parser).parse
+    monkeypatch.setattr(type(parser), "parse", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    monkeypatch.setattr(shell_syntax, "MAX_PARSED", budget)
+    text = "iptables -A INPUT -p tcp --dport $((( -j ACCEPT\n" * 30  # 1,410 characters
+    tree, errors = parse_script(text, "f.sh")
+    assert tree is None and len(calls) == parses
+    assert errors[-1].message.startswith("portlint gives up the script")

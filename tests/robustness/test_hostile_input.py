@@ -200,3 +200,16 @@ def test_a_100_mb_file_of_no_rules_peaks_under_300_mib(tmp_path, name, head, bul
     assert [f["code"] for f in json.loads(proc.stdout) if f["code"] != "PL001"] == ["PL201"]
     peak = int(proc.stderr.rsplit("peak-kib=", 1)[1]) / 1024
     assert peak <= 300, f"{peak:.0f} MiB"
+
+
+def test_a_script_given_up_says_so(cli_process, tmp_path):
+    """A script given up after its syntax errors was reported with the errors alone, as if
+    nothing else was wrong; a last PL001 now says that none of its commands are checked."""
+    path = tmp_path / "firewall.sh"
+    path.write_text("#!/bin/sh\niptables -A INPUT -p tcp --dport 23 -j ACCEPT\n"
+                    + "iptables -A INPUT -p tcp --dport $((( -j ACCEPT\n" * 30)
+    result = lint(cli_process, path, fmt="iptables-script")
+    found = result.json()
+    assert {f["code"] for f in found} == {"PL001"} and (found[0]["line"], found[0]["column"]) == (1, 1)
+    assert found[0]["message"] == ("portlint gives up the script after these syntax errors: none of its commands "
+                                   "are checked")
