@@ -289,7 +289,10 @@ class PermissivePolicy(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         ends = ChainEnds(ctx.chains)
-        base = [p for p in ctx.document.policies if p.hook is not None]
+        # One policy per chain, the last declared (the one in effect): a chain declared again,
+        # in each of 50,000 blocks of one table, was judged once per declaration against every
+        # port the chain accepts, and reported as many times.
+        base = list({chain_key(p): p for p in ctx.document.policies if p.hook is not None}.values())
         closing = [p for p in base if p.policy == "drop" or ends.catch_all(chain_key(p)) in Action.CLOSING]
         accepted: dict[ChainKey, list[Exposure]] = defaultdict(list)
         for exposure in ctx.exposures:

@@ -154,3 +154,15 @@ def test_a_prefix_length_with_leading_zeros_is_read_as_nft_scans_it(run, tmp_pat
     assert result.code == 1 and result.err == ""
     codes = [code for _, code, _, _ in findings(result)]
     assert "PL000" not in codes and codes.count("PL201") >= 2
+
+
+def test_a_table_written_again_and_again_is_judged_once_per_chain(run, tmp_path, good):
+    """Regression: 50,000 blocks of one table (each declaring INPUT again and accepting a port)
+    did not end in 5 minutes: PL405 judged each declaration of the chain against every port it
+    accepts, and reported each. One policy per chain is judged, the last declared."""
+    path = tmp_path / "blocks.rules"
+    path.write_text("".join(f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport {1000 + i} -j ACCEPT\nCOMMIT\n"
+                            for i in range(3000)))
+    result = run("check", "--isolated", "--select", "PL405", "--output-format", "json", path, good, timeout=60)
+    assert findings(result) == [("blocks.rules", "PL405", 4 * 2999 + 2, 1)]
+    assert "accepting 1000/tcp, 1001/tcp, 1002/tcp and 2997 more" in result.json()[0]["message"]
