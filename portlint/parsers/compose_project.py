@@ -208,12 +208,13 @@ class ProjectLoader:
             target = self.extends_target(file, env, extends) if extends is not None else None
             if target is None:
                 break
-            if (target[0].yaml.path, target[1]) in walked:
-                cycle_file, cycle_name = chain[walked[target[0].yaml.path, target[1]]]
-                node = _value_of(cycle_file.services[cycle_name][1], "extends")
-                following = chain[walked[target[0].yaml.path, target[1]] + 1:] or [(file, name)]
-                cycle_file.yaml.error(node, f"extends: service {cycle_name!r} extends itself through "
-                                            f"{following[0][1]!r}", INCLUDE_ERROR)
+            place = walked.get((target[0].yaml.path, target[1]))
+            if place is not None:  # a cycle: reported where it starts, as the service it returns to
+                cycle_file, cycle_name = chain[place]
+                through = chain[place + 1][1] if place + 1 < len(chain) else name
+                cycle_file.yaml.error(_value_of(cycle_file.services[cycle_name][1], "extends"),
+                                      f"extends: service {cycle_name!r} extends itself through {through!r}",
+                                      INCLUDE_ERROR)
                 break
             file, name = target
         for file, name in reversed(chain):
