@@ -16,7 +16,8 @@ from typing import NoReturn, TextIO
 
 from . import __version__
 from .findings import Severity
-from .linter import Linter, Report, Selection, UsageError, decode
+from .linter import Linter, Report, Selection, UsageError
+from .source_text import decode
 from .model import record
 from .terminal import visible
 from .parallel import PARALLEL_FROM_BYTES

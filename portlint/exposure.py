@@ -194,24 +194,27 @@ class ChainGraph:
     """The firewall rules of each chain in order, and the chains each chain jumps or goes to."""
 
     def __init__(self, document: Document) -> None:
-        #: Tuples once collected, not lists or sets: most chains hold and jump to few others,
-        #: and a kube-proxy dump has 70k chains.
+        #: Tuples, not lists or sets: most chains hold and jump to few others, and a 100 MB
+        #: kube-proxy dump has 228k chains. A chain's rules are mostly written together: each
+        #: run of them becomes its tuple at once, and only a chain written in several places is
+        #: collected in a list first.
         self.rules: dict[ChainKey, tuple[FirewallRule, ...]] = {}
         self.edges: dict[ChainKey, tuple[ChainKey, ...]] = {}
-        rules_of: dict[ChainKey, list[FirewallRule]] = {}
+        scattered: dict[ChainKey, list[FirewallRule]] = {}
         edges_of: dict[ChainKey, list[ChainKey]] = {}
         #: The targets of the chains that jump to many (KUBE-SERVICES jumps to tens of thousands:
         #: a look through the list for each would be quadratic).
         many: dict[ChainKey, set[ChainKey]] = {}
         keys: dict[ChainKey, ChainKey] = {}  # one tuple per chain, however often it is named
+        run_key, run = None, []
         for decl in document.declarations:
             if isinstance(decl, FirewallRule):
                 key = chain_key(decl)
-                key = keys.setdefault(key, key)
-                rules = rules_of.get(key)
-                if rules is None:
-                    rules = rules_of[key] = []
-                rules.append(decl)
+                if key != run_key:
+                    self._add(run_key, run, scattered)
+                    run_key, run = keys.setdefault(key, key), []
+                key = run_key
+                run.append(decl)
                 target = self.target(decl)
                 if target is not None:
                     target = keys.setdefault(target, target)
@@ -226,9 +229,22 @@ class ChainGraph:
                         if target not in told:
                             told.add(target)
                             targets.append(target)
-        for collected, kept in ((rules_of, self.rules), (edges_of, self.edges)):
-            for key in list(collected):  # each list dropped as its tuple is made
-                kept[key] = tuple(collected.pop(key))
+        self._add(run_key, run, scattered)
+        for key, rules in scattered.items():
+            self.rules[key] = tuple(rules)  # in the place the chain was first written
+        for key in list(edges_of):  # each list dropped as its tuple is made
+            self.edges[key] = tuple(edges_of.pop(key))
+
+    def _add(self, key: ChainKey | None, run: list[FirewallRule], scattered: dict[ChainKey, list[FirewallRule]]) -> None:
+        """Add a run of rules of the chain ``key`` written together."""
+        if key is None:
+            return
+        if key in scattered:
+            scattered[key].extend(run)
+        elif key in self.rules:
+            scattered[key] = [*self.rules[key], *run]
+        else:
+            self.rules[key] = tuple(run)
 
     @staticmethod
     def target(rule: FirewallRule) -> ChainKey | None:

@@ -6,7 +6,6 @@ Nothing a file or a plugin does stops the run: a parser or rule that raises beco
 """
 from __future__ import annotations
 
-import codecs
 import itertools
 import os
 import sys
@@ -17,11 +16,11 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from . import parallel, suppression
 from .catalog import Catalog
 from .cycles import paused_cycle_collection
-from .discovery import Candidate, glob_matches, open_regular, read_head
+from .discovery import Candidate, glob_matches, read_head
 from .findings import Finding, Severity
 from .model import Diagnostic, Document, Location
-from .parsers.common import PARSE_ERROR
 from .project import ProjectScope
+from .source_text import PACK_ABOVE, PackedText, read_text
 
 if TYPE_CHECKING:
     from .parsers import ParseOptions
@@ -207,7 +206,10 @@ class Linter:
         """The checked file ``(path, format)``, or why it cannot be read."""
         path, fmt = file
         try:
-            text, decode_error = read_text(path)
+            if getattr(self.registry.parsers[fmt], "reads_blocks", False) and parallel.file_size(path) > PACK_ABOVE:
+                text, decode_error = PackedText.open(path), None  # decoded as it is parsed
+            else:
+                text, decode_error = read_text(path)
         except OSError as exc:
             return f"{path}: cannot read: {exc.strerror or exc}"
         return self._check_text(text, path, fmt, decode_error)
@@ -229,11 +231,15 @@ class Linter:
         checked = self._check_text(text, path, fmt)
         return checked.document, self._conclude([checked], read_project=False)
 
-    def _check_text(self, text: str, path: str, fmt: str, decode_error: Diagnostic | None = None) -> _Checked:
-        """The document of ``text`` and the findings of the per-document rules, unfiltered."""
+    def _check_text(self, text: str | PackedText, path: str, fmt: str,
+                    decode_error: Diagnostic | None = None) -> _Checked:
+        """The document of ``text`` and the findings of the per-document rules, unfiltered (a
+        packed text's decoding error is known once it is parsed)."""
         from .rules import RuleContext
 
         document, findings = self.parse(text, path, fmt)
+        if isinstance(text, PackedText):
+            decode_error = text.decode_error
         ctx = RuleContext(document, self.catalog, self.settings)
         with paused_cycle_collection():  # the rules' indexes, as big as the document
             for rule in self.rules:
@@ -418,38 +424,3 @@ def _format_of(file: tuple[str, str]) -> str:
 
 def _size_of(file: tuple[str, str]) -> int:
     return parallel.file_size(file[0])
-
-
-def read_text(path: str) -> tuple[str, Diagnostic | None]:
-    """The file's text; bytes that are not UTF-8 are replaced and reported as a parse error."""
-    with open_regular(path) as fh:
-        data = fh.read()
-    return decode(data, path)
-
-
-def decode(data: bytes, path: str) -> tuple[str, Diagnostic | None]:
-    """The text of a file: UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured and dropped),
-    line endings made ``\n`` (CRLF and lone CR alike: lines and columns do not move). Bytes
-    that are not UTF-8 are replaced and reported as a parse error at their position."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return _newlines(data.decode("utf-16")), None
-        except UnicodeDecodeError:
-            pass  # not UTF-16 after all: read it as UTF-8 below and report the bad bytes
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    try:
-        return _newlines(data.decode("utf-8")), None
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
-        diagnostic = Diagnostic(PARSE_ERROR, f"invalid UTF-8 byte 0x{data[exc.start]:02x}; the file must be UTF-8 text",
-                                Location(path, line, column, line, column + 1))
-        return _newlines(data.decode("utf-8", errors="replace")), diagnostic
-
-
-def _newlines(text: str) -> str:
-    if "\r" not in text:
-        return text
-    return text.replace("\r\n", "\n").replace("\r", "\n")

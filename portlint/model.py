@@ -11,14 +11,18 @@ import re
 from array import array
 from dataclasses import FrozenInstanceError, dataclass, field
 from itertools import accumulate, islice, repeat
-from typing import Callable, TypeVar, Union
+from types import CodeType, FunctionType
+from typing import TYPE_CHECKING, Callable, TypeVar, Union
+
+if TYPE_CHECKING:
+    from .source_text import PackedText
 
 MIN_PORT = 0
 MAX_PORT = 65535
 R = TypeVar("R")
 
 
-def record(cls: type[R] | None = None, *, order: bool = False):
+def record(cls: type[R] | None = None, *, order: bool = False, variants: bool = False):
     """A frozen slotted record of the fields the class annotates, cheap to define, to build and
     to pickle: parsers build one or more per rule, ``--jobs`` workers send back hundreds of
     thousands, and every run defines dozens at start-up.
@@ -30,9 +34,13 @@ def record(cls: type[R] | None = None, *, order: bool = False):
     fields). Equality, hash and order compare the fields as one tuple, built in C; pickling
     sends the constructor's arguments. Fields with a default follow those without, as in a
     dataclass; :func:`field_names` and :func:`replace` stand for ``dataclasses.fields`` and
-    ``dataclasses.replace``."""
+    ``dataclasses.replace``.
+
+    With ``variants``, the class itself holds no field: calling it makes a record of a subclass
+    with a slot for each, and :func:`variant` makes subclasses whose records share some of the
+    values (a parser's many rules of one shape), equal to any record of the same fields."""
     if cls is None:
-        return lambda cls: record(cls, order=order)
+        return lambda cls: record(cls, order=order, variants=variants)
     names = tuple(name for name, annotation in cls.__dict__.get("__annotations__", {}).items()
                   if not str(annotation).startswith(("ClassVar", "typing.ClassVar")))  # a class attribute
     defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
@@ -41,18 +49,67 @@ def record(cls: type[R] | None = None, *, order: bool = False):
         raise TypeError(f"{cls.__qualname__}: field {required[-1]!r} without a default follows one with a default")
     namespace = {key: value for key, value in cls.__dict__.items()
                  if key not in defaults and key not in ("__dict__", "__weakref__")}
-    namespace.update(__slots__=names, __match_args__=names)
+    namespace.update(__slots__=() if variants else names, __match_args__=names)
     built = type(cls)(cls.__name__, cls.__bases__, namespace)
-    setters = {f"_set_{name}": built.__dict__[name].__set__ for name in names}
-    setters.update({f"_default_{name}": value for name, value in defaults.items()})
-    parameters = ", ".join(f"{name}=_default_{name}" if name in defaults else name for name in names)
-    body = "".join(f"    _set_{name}(self, {name})\n" for name in names) or "    pass\n"
-    exec(f"def __init__(self, {parameters}):\n{body}", setters)  # noqa: S102 - code built from field names
-    methods = [setters["__init__"], *_record_methods(_fields_getter(names), names, order)]
-    for method in methods:
+    stored = built
+    if variants:
+        stored = type(cls)(cls.__name__, (built,), {"__slots__": names, "__qualname__": cls.__qualname__,
+                                                   "__module__": cls.__module__})
+        built.__new__ = _compiled(built, "__new__", "kind", names, defaults, "    return _new(_stored if kind is _built else kind)\n",
+                                  {"_new": object.__new__, "_stored": stored, "_built": built})
+    stored.__init__ = _compiled_init(stored, names, defaults)
+    for method in _record_methods(built, _fields_getter(names), names, order):
         method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
         setattr(built, method.__name__, method)
     return built
+
+
+def variant(interface: type[R], shared: dict[str, object], slots: tuple[str, ...],
+            derived: dict[str, property] | None = None) -> type[R]:
+    """A class of records of ``interface`` (a ``record(variants=True)``) whose ``shared`` field
+    values are class attributes, not kept in each record: only the ``slots`` take room, and its
+    constructor takes them in that order. ``derived`` fields are computed from the slots, which
+    may hold what is not a field (a line number a location is made of on demand)."""
+    derived = derived or {}
+    fields = interface.__match_args__
+    given = [*shared, *derived, *(name for name in slots if name in fields)]
+    if sorted(given) != sorted(fields):
+        raise TypeError(f"{interface.__qualname__} variant: fields {sorted(set(fields) ^ set(given))} are not "
+                        "each shared, derived or in a slot exactly once")
+    made = type(interface)(interface.__name__, (interface,), {
+        **shared, **derived, "__slots__": slots, "__qualname__": interface.__qualname__,
+        "__module__": interface.__module__})
+    made.__new__ = _compiled(made, "__new__", "kind", slots, {}, "    return _new(kind)\n", {"_new": object.__new__})
+    made.__init__ = _compiled_init(made, slots, {})
+    return made
+
+
+def _compiled_init(cls: type, slots: tuple[str, ...], defaults: dict) -> Callable:
+    """An ``__init__`` storing its parameters into ``cls``'s slots through their descriptors."""
+    body = "".join(f"    _set_{name}(self, {name})\n" for name in slots) or "    pass\n"
+    return _compiled(cls, "__init__", "self", slots, defaults, body,
+                     {f"_set_{name}": cls.__dict__[name].__set__ for name in slots})
+
+
+#: The code of each method compiled, by its text: parsers make a variant per shape, and most
+#: shapes' variants store the same slots.
+_CODE: dict[str, CodeType] = {}
+
+
+def _compiled(cls: type, name: str, first: str, parameters: tuple[str, ...], defaults: dict, body: str,
+              names: dict) -> Callable:
+    """The method ``name`` of ``cls`` taking ``first`` and ``parameters``, running ``body`` over
+    ``names``."""
+    signature = ", ".join(f"{p}=None" if p in defaults else p for p in (first, *parameters))  # defaults: below
+    source = f"def {name}({signature}):\n{body}"
+    code = _CODE.get(source)
+    if code is None:
+        compiled: dict = {}
+        exec(source, {}, compiled)  # noqa: S102 - code built from field names
+        code = _CODE[source] = compiled[name].__code__
+    method = FunctionType(code, names, name, tuple(defaults[p] for p in parameters if p in defaults) or None)
+    method.__qualname__ = f"{cls.__qualname__}.{name}"
+    return method
 
 
 def _fields_getter(names: tuple[str, ...]) -> Callable[[object], tuple]:
@@ -62,16 +119,17 @@ def _fields_getter(names: tuple[str, ...]) -> Callable[[object], tuple]:
     return operator.attrgetter(*names) if names else (lambda self: ())
 
 
-def _record_methods(get: Callable[[object], tuple], names: tuple[str, ...], order: bool) -> list[Callable]:
-    """What a frozen dataclass has, over ``get(self)``: its fields as a tuple."""
+def _record_methods(kind: type, get: Callable[[object], tuple], names: tuple[str, ...], order: bool) -> list[Callable]:
+    """What a frozen dataclass has, over ``get(self)``: its fields as a tuple. Records of
+    ``kind`` and its variants compare with one another."""
     def __eq__(self, other):
-        return get(self) == get(other) if other.__class__ is self.__class__ else NotImplemented
+        return get(self) == get(other) if isinstance(other, kind) else NotImplemented
 
     def __hash__(self):
         return hash(get(self))
 
     def __repr__(self) -> str:
-        return f"{type(self).__qualname__}({', '.join(f'{n}={v!r}' for n, v in zip(names, get(self)))})"
+        return f"{kind.__qualname__}({', '.join(f'{n}={v!r}' for n, v in zip(names, get(self)))})"
 
     def __setattr__(self, name, value):
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
@@ -80,21 +138,21 @@ def _record_methods(get: Callable[[object], tuple], names: tuple[str, ...], orde
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __reduce__(self):
-        return self.__class__, get(self)
+        return kind, get(self)
 
     methods = [__eq__, __hash__, __repr__, __setattr__, __delattr__, __reduce__]
     if order:
         def __lt__(self, other):
-            return get(self) < get(other) if other.__class__ is self.__class__ else NotImplemented
+            return get(self) < get(other) if isinstance(other, kind) else NotImplemented
 
         def __le__(self, other):
-            return get(self) <= get(other) if other.__class__ is self.__class__ else NotImplemented
+            return get(self) <= get(other) if isinstance(other, kind) else NotImplemented
 
         def __gt__(self, other):
-            return get(self) > get(other) if other.__class__ is self.__class__ else NotImplemented
+            return get(self) > get(other) if isinstance(other, kind) else NotImplemented
 
         def __ge__(self, other):
-            return get(self) >= get(other) if other.__class__ is self.__class__ else NotImplemented
+            return get(self) >= get(other) if isinstance(other, kind) else NotImplemented
 
         methods += [__lt__, __le__, __gt__, __ge__]
     return methods
@@ -111,7 +169,8 @@ def replace(item: R, **changes) -> R:
     unknown = changes.keys() - set(names)
     if unknown:
         raise TypeError(f"{type(item).__qualname__} has no field {sorted(unknown)[0]!r}")
-    return item.__class__(*(changes[name] if name in changes else getattr(item, name) for name in names))
+    kind = item.__reduce__()[0]  # the record's class, whichever variant ``item`` is
+    return kind(*(changes[name] if name in changes else getattr(item, name) for name in names))
 
 
 @record(order=True)
@@ -216,7 +275,7 @@ class Action:
     CLOSING = frozenset({DROP, REJECT})
 
 
-@record
+@record(variants=True)
 class FirewallRule:
     """A rule of an iptables or nftables ruleset that matches on ports (or may: every rule is kept
     so that chain reachability can be computed)."""
@@ -267,7 +326,7 @@ class Hook:
     INGRESS = "ingress"
 
 
-@record
+@record(variants=True)
 class ChainPolicy:
     """A chain declaration: base chains have a hook, a type and a policy; user chains have none."""
 
@@ -331,7 +390,9 @@ class Document:
 
     path: str
     format: str
-    text: str
+    #: A big file's text is held compressed (a ``portlint.source_text.PackedText``): use
+    #: :meth:`line_text`, or ``str()`` for the whole.
+    text: str | PackedText
     declarations: list[Declaration] = field(default_factory=list)
     policies: list[ChainPolicy] = field(default_factory=list)
     services: list[ServiceSettings] = field(default_factory=list)  # compose services
@@ -354,15 +415,24 @@ class Document:
         ``str.splitlines`` splits them; "" when out of range."""
         if self._last_line[0] == line:
             return self._last_line[1]
-        starts = self._starts
-        if starts is None:
-            starts = self._starts = line_starts(self.text)
-        if not 0 < line <= len(starts):
-            return ""
-        start = starts[line - 1]
-        found = _LINE_BREAK.search(self.text, start)
-        self._last_line = (line, self.text[start:found.start() if found else len(self.text)])
-        return self._last_line[1]
+        if not isinstance(self.text, str):
+            found = self.text.line(line)  # held compressed (portlint.source_text.PackedText)
+        else:
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = line_starts(self.text)
+            found = line_text(self.text, starts, line)
+        self._last_line = (line, found)
+        return found
+
+
+def line_text(text: str, starts: array, line: int) -> str:
+    """Line ``line`` (1-based) of ``text``, whose lines start at ``starts``; "" when out of range."""
+    if not 0 < line <= len(starts):
+        return ""
+    start = starts[line - 1]
+    found = _LINE_BREAK.search(text, start)
+    return text[start:found.start() if found else len(text)]
 
 
 _LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .findings import Finding
 from .model import Location
+from .source_text import PackedText, text_lines
 
 DIRECTIVE = re.compile(
     r"portlint:\s*(?P<kind>ignore-file|ignore)\b(?:\[(?P<codes>[^\]]*)\])?(?:\s*--\s*(?P<reason>[^\"'\n]*))?")
@@ -43,11 +44,11 @@ class Directive:
         return None
 
 
-def scan(text: str, path: str) -> list[Directive]:
+def scan(text: str | PackedText, path: str) -> list[Directive]:
     """Every directive of ``text``; cheap when there is none."""
     if "portlint:" not in text:
         return []
-    lines = text.splitlines()
+    lines = text_lines(text)
     found: list[Directive] = []
     pending: list[Directive] = []  # comment-line directives waiting for their line
     for number, line in enumerate(lines, start=1):

@@ -135,3 +135,21 @@ def test_a_chain_that_jumps_to_many_keeps_each_jump_once_in_order(parse):
         "".join(f"-A INPUT -j {name}\n" for name in order + order[::-1] + order[::3]) + "COMMIT\n"
     edges = ChainGraph(parse(text, "iptables")).edges
     assert edges == {("ip", "filter", "INPUT"): tuple(("ip", "filter", name) for name in order)}
+
+
+def test_a_chain_written_in_several_places_keeps_its_rules_in_order_and_its_first_place(parse):
+    doc = parse(textwrap.dedent("""\
+        *filter
+        :INPUT DROP [0:0]
+        :A - [0:0]
+        -A A -p tcp -m tcp --dport 1 -j ACCEPT
+        -A INPUT -p tcp -m tcp --dport 2 -j ACCEPT
+        -A A -p tcp -m tcp --dport 3 -j ACCEPT
+        -A INPUT -j A
+        -A A -p tcp -m tcp --dport 4 -j ACCEPT
+        COMMIT
+        """), "iptables")
+    rules = ChainGraph(doc).rules
+    assert list(rules) == [("ip", "filter", "A"), ("ip", "filter", "INPUT")]
+    assert [r.location.line for r in rules["ip", "filter", "A"]] == [4, 6, 8]
+    assert [r.location.line for r in rules["ip", "filter", "INPUT"]] == [5, 7]

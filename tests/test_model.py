@@ -141,3 +141,25 @@ def test_a_record_field_without_a_default_cannot_follow_one_with_a_default():
         class Broken:
             first: int = 1
             second: int
+
+
+def test_a_variant_keeps_only_its_slots_and_is_the_record_of_the_same_values():
+    # A parser's many rules of one shape share a class holding what they have in common.
+    full = model.FirewallRule(**_example(model.FirewallRule))
+    shared = {name: getattr(full, name) for name in model.field_names(model.FirewallRule)
+              if name not in ("location", "chain")}
+    kind = model.variant(model.FirewallRule, shared, ("_line", "chain"),
+                         {"location": property(lambda rule: model.Location("a.rules", rule._line, 4))})
+    rule = kind(3, full.chain)
+    assert isinstance(rule, model.FirewallRule) and type(full) is not kind
+    assert rule == full and full == rule and hash(rule) == hash(full) and repr(rule) == repr(full)
+    assert rule != model.replace(full, chain="other") and model.replace(rule, chain="other") == model.replace(full, chain="other")
+    assert sys.getsizeof(rule) * 4 < sys.getsizeof(full)
+    unpickled = pickle.loads(pickle.dumps(rule))
+    assert unpickled == full and type(unpickled) is type(full)
+    with pytest.raises(FrozenInstanceError):
+        rule.chain = "other"
+    with pytest.raises(AttributeError):
+        rule.not_a_field = 1
+    with pytest.raises(TypeError, match="not each shared, derived or in a slot"):
+        model.variant(model.FirewallRule, shared, ("_line",), {"location": property(lambda rule: None)})

@@ -1,14 +1,15 @@
 """iptables-save / ip6tables-save dumps (``rules.v4``), as ``iptables-restore`` reads them."""
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 from ..hookspecs import hookimpl
-from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
+from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location, variant
 from . import Parser
 from .common import MAX_SYNTAX_ERRORS, PARSE_ERROR, Word, grammar, lark_error, reading_stops
 
@@ -191,23 +192,17 @@ def _fast_statement(line: str, number: int) -> tuple[str, list[Word]] | None | b
     return ("rule", words)
 
 
-def iter_statements(text: str, path: str, errors: list[Diagnostic],
+def iter_statements(blocks: Iterable[str], path: str, errors: list[Diagnostic],
                     plain: Callable[[str, int], bool] | None = None) -> Iterator[tuple[str, list[Word]]]:
     """The statements of an iptables-save text one by one (a dump's words are never all held
     at once), adding a PL001 to ``errors`` for each line that is not one (up to
-    MAX_SYNTAX_ERRORS: then a last ``stop`` statement ends them). ``plain(line,
+    MAX_SYNTAX_ERRORS: then a last ``stop`` statement ends them). The text comes a block at a
+    time, each block but the last ending with a line break (a str is one block). ``plain(line,
     number)`` is offered each rule (``-A``) and chain (``:``) line first, and returns whether it
     took it."""
-    start = 0
-    number = 0
     bad_lines = 0
-    while start <= len(text):
-        end = text.find("\n", start)
-        if end < 0:
-            end = len(text)
-        number += 1
-        line = text[start:end]
-        start = end + 1
+    lines = _lines((blocks,) if isinstance(blocks, str) else blocks)
+    for number, line in enumerate(lines, start=1):
         if plain is not None and line.startswith(("-A ", ":")) and plain(line, number):
             continue
         statement = _fast_statement(line, number)
@@ -216,12 +211,23 @@ def iter_statements(text: str, path: str, errors: list[Diagnostic],
             yield from grammar_found
             errors.extend(grammar_errors)
             bad_lines += bool(grammar_errors)
-            if bad_lines == MAX_SYNTAX_ERRORS and start <= len(text):
+            if bad_lines == MAX_SYNTAX_ERRORS and next(lines, None) is not None:
                 errors.append(reading_stops(path, number + 1))
                 yield "stop", [Word("", number + 1, 1, 1)]
                 return
         elif statement is not None:
             yield statement
+
+
+def _lines(blocks: Iterable[str]) -> Iterator[str]:
+    """The lines of a text given in blocks that end with a line break (but the last), split at
+    "\n" as ``str.split`` splits the whole: a text that ends with one ends with an empty line."""
+    last = ""
+    for block in blocks:
+        lines = block.split("\n")
+        last = lines.pop()
+        yield from lines
+    yield last
 
 
 def statements(text: str, path: str) -> tuple[list[tuple[str, list[Word]]], list[Diagnostic]]:
@@ -289,10 +295,15 @@ class Ruleset:
         self.doc = document
         self.resolve = resolve
         self.create_chains = create_chains
+        values: dict = {}
         #: One copy of each repeated value (kube-proxy writes each comment and address on
-        #: several rules): a 200k-rule dump holds some 100k fewer strings.
-        self.values: dict = {}
+        #: several rules): a 200k-rule dump holds some 100k fewer strings. Not a method: the
+        #: shape reader holding one would make a cycle, which would keep the dictionary (10 MiB
+        #: for a 100 MB dump) after the parse until a collection, which runs rarely (see
+        #: portlint.cycles).
+        self._share: Callable[[T], T] = lambda value: values.setdefault(value, value)
         self.shapes = ShapeReader(document.path, resolve, self._share)
+        self._user_chains: dict[tuple[str, str], type[ChainPolicy]] = {}  # by table
 
     def error(self, word: Word, message: str) -> None:
         self.doc.diagnostics.append(Diagnostic(PARSE_ERROR, message, word.location(self.doc.path)))
@@ -336,9 +347,6 @@ class Ruleset:
         table.rules.append(rule)
         return True
 
-    def _share(self, value: T) -> T:
-        return self.values.setdefault(value, value)
-
     def other_command(self, table: Table, command: str, args: list[Word]) -> None:
         if command == "new" and args:
             self.declare(table, args[0].text, args[0].location(self.doc.path), None)
@@ -353,6 +361,19 @@ class Ruleset:
             type=CHAIN_TYPES.get(table.name) if builtin else None, policy=policy,
         )
 
+    def declare_user_chain(self, table: Table, name: str, line: int, end_column: int) -> None:
+        """Declare the user chain ``name`` written at the start of line ``line``, as
+        iptables-save writes it: kube-proxy's dumps declare one for every three rules, so each
+        holds only its name and where it is (see model.variant)."""
+        kind = self._user_chains.get((table.family, table.name))
+        if kind is None:
+            shared = {"format": "iptables", "family": table.family, "table": table.name,
+                      "hook": None, "type": None, "policy": None}
+            kind = self._user_chains[table.family, table.name] = variant(
+                ChainPolicy, shared, ("_line", "_end_column", "chain"),
+                {"location": property(partial(_declared_at, self.doc.path))})
+        table.chains[name] = kind(line, end_column, sys.intern(name))
+
     def emit(self, table: Table) -> None:
         """The table is complete: every chain is known, so each target is a verdict, a jump or
         an extension."""
@@ -366,6 +387,10 @@ class Ruleset:
                 rule = model_rule(rule.location, table.family, table.name, rule.chain, rule.facts,
                                   rule.facts.action(chains), rule.origin)
             self.doc.declarations.append(rule)
+
+
+def _declared_at(path: str, chain: ChainPolicy) -> Location:
+    return Location(path, chain._line, 1, chain._line, chain._end_column)
 
 
 def model_rule(location: Location, family: str, table: str, chain: str, facts: RuleFacts, action: str | None,
@@ -466,8 +491,11 @@ class SaveReader:
         builtin = name in BUILTIN_CHAINS.get(table.name, ())
         if policy not in (("ACCEPT", "DROP") if builtin else ("-",)):
             return False  # an error, which the statement reader reports
-        location = Location(self.ruleset.doc.path, number, 1, number, len(first) + 1)
-        self.ruleset.declare(table, name, location, policy.lower() if builtin else None)
+        if builtin:
+            location = Location(self.ruleset.doc.path, number, 1, number, len(first) + 1)
+            self.ruleset.declare(table, name, location, policy.lower())
+        else:
+            self.ruleset.declare_user_chain(table, name, number, len(first) + 1)
         return True
 
     def current_table(self, word: Word) -> Table | None:
@@ -501,14 +529,30 @@ class IptablesParser(Parser):
             return bool(_SNIFF.match(line))
         return False
 
+    #: A big dump is read a block at a time (see portlint.source_text): never held whole.
+    reads_blocks = True
+
     def parse(self, text: str, path: str) -> Document:
         from ..catalog import load
 
         document = Document(path, self.name, text)
-        reader = SaveReader(Ruleset(document, load().resolve), self.family(text, path))
-        for kind, words in iter_statements(text, path, document.diagnostics, reader.plain):
+        blocks = iter((text,) if isinstance(text, str) else text.blocks())
+        first = next(blocks, "")
+        line_breaks = 0
+
+        def counted() -> Iterator[str]:
+            nonlocal line_breaks
+            for block in itertools.chain((first,), blocks):
+                line_breaks += block.count("\n")
+                yield block
+
+        reading = counted()
+        reader = SaveReader(Ruleset(document, load().resolve), self.family(first, path))
+        for kind, words in iter_statements(reading, path, document.diagnostics, reader.plain):
             reader.feed(kind, words)
-        reader.finish(max(text.count("\n"), 1))
+        for _ in reading:
+            pass  # what follows where reading stopped is still held, for its directives
+        reader.finish(max(line_breaks, 1))
         return document
 
     @staticmethod

@@ -127,7 +127,7 @@ class _Ruleset:
         self.stack.pop()
 
     def include(self, item: Include, path: str, block: _Block) -> None:
-        from ..linter import read_text  # as the linted file is read: byte-order marks, line ends
+        from ..source_text import read_text  # as the linted file is read: byte-order marks, line ends
 
         try:
             files = self.includes.resolve(item.path, path, tuple(self.stack))

@@ -202,6 +202,46 @@ def test_a_100_mb_file_of_no_rules_peaks_under_300_mib(tmp_path, name, head, bul
     assert peak <= 300, f"{peak:.0f} MiB"
 
 
+def kube_proxy_dump(path, size: int) -> None:
+    """A dump as kube-proxy writes one, of ``size`` bytes: per service a cluster IP rule in
+    KUBE-SERVICES, and two endpoints, each a chain of its own with a masquerade and a DNAT."""
+    with open(path, "w") as fh:
+        fh.write("*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n"
+                 "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+                 "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n")
+        service = 0
+        while fh.tell() < size:
+            service += 1
+            svc, ip = f"KUBE-SVC-{service:016X}", f"10.{service >> 16 & 255}.{service >> 8 & 255}.{service & 255}"
+            name = f"ns-{service % 97}/svc-{service}:http"
+            lines = [f":{svc} - [0:0]",
+                     f"-A KUBE-SERVICES -d {ip}/32 -p tcp -m comment --comment \"{name} cluster IP\" -m tcp "
+                     f"--dport {80 + service % 7} -j {svc}"]
+            for endpoint in (1, 2):
+                sep, pod = f"KUBE-SEP-{service:015X}{endpoint}", f"10.244.{service >> 8 & 255}.{(service + endpoint) & 255}"
+                lines += [f":{sep} - [0:0]",
+                          f"-A {svc} -m comment --comment \"{name} -> {pod}:8080\" -j {sep}",
+                          f"-A {sep} -s {pod}/32 -m comment --comment \"{name}\" -j KUBE-MARK-MASQ",
+                          f"-A {sep} -p tcp -m comment --comment \"{name}\" -m tcp -j DNAT --to-destination {pod}:8080"]
+            fh.write("\n".join(lines) + "\n")
+        fh.write("COMMIT\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak memory from /proc")
+def test_a_100_mb_dump_of_real_rules_peaks_under_450_mib(tmp_path):
+    """A 100 MB kube-proxy dump (750k rules, 320k chains) is read a block at a time and held
+    compressed, and its rules and chains share a class per shape: about 405 MiB at the peak,
+    where it took 760. The issue asks for 300 (docs/performance.md, Known gaps); this keeps
+    what was won."""
+    path = tmp_path / "rules.v4"
+    kube_proxy_dump(path, 100 * 2**20)
+    proc = subprocess.run([sys.executable, "-c", PEAK_MEMORY, "check", "--isolated", "--output-format", "json",
+                           str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and json.loads(proc.stdout) == []
+    peak = int(proc.stderr.rsplit("peak-kib=", 1)[1]) / 1024
+    assert peak <= 450, f"{peak:.0f} MiB"
+
+
 def test_a_script_given_up_says_so(cli_process, tmp_path):
     """A script given up after its syntax errors was reported with the errors alone, as if
     nothing else was wrong; a last PL001 now says that none of its commands are checked."""
