@@ -13,6 +13,9 @@ one double-quoted comment, no escapes); a shape whose reading reports a problem,
 placeholder anywhere but a field that stores it as written, is never replayed: its rules are
 read word by word, as is a rule whose target is not a chain declared so far (it may be declared
 later in the table). tests/parsers/test_iptables_shapes.py proves both ways give the same model.
+
+The rules of a shape are also stored as one: each is an instance of the shape's variant of
+FirewallRule (see model.variant), which keeps only the rule's own values.
 """
 from __future__ import annotations
 
