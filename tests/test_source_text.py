@@ -88,3 +88,15 @@ def test_the_cli_reports_a_packed_file_as_a_whole_one(cli, tmp_path, monkeypatch
     packed = cli("check", "--isolated", path)
     assert "PL001" in whole.out and "PL201" in whole.out and "^" in whole.out and ":504:" not in whole.out
     assert (packed.code, packed.out) == (whole.code, whole.out)
+
+
+def test_the_family_is_told_from_the_same_text_whatever_the_blocks(tmp_path, monkeypatch):
+    # Found by fuzzing reads in blocks: the family was told from the first block alone, so an
+    # IPv6 address past it made a dump ip6 read whole and ip read in small blocks.
+    monkeypatch.setattr(source_text, "BLOCK", 16)
+    path = tmp_path / "rules"
+    path.write_text("*filter\n:INPUT DROP [0:0]\n" + "-A INPUT -i lo -j ACCEPT\n" * 20
+                    + "-A INPUT -s fe80::/10 -j ACCEPT\nCOMMIT\n")
+    whole = IptablesParser().parse(path.read_text(), str(path))
+    in_blocks = IptablesParser().parse(PackedText.open(str(path)), str(path))
+    assert {r.family for r in in_blocks.declarations} == {r.family for r in whole.declarations} == {"ip6"}

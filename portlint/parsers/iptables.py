@@ -537,17 +537,21 @@ class IptablesParser(Parser):
 
         document = Document(path, self.name, text)
         blocks = iter((text,) if isinstance(text, str) else text.blocks())
-        first = next(blocks, "")
+        head: list[str] = []  # the blocks the family is told from
+        while sum(map(len, head)) < _FAMILY_HINTS:
+            head.append(next(blocks, ""))
+            if not head[-1]:
+                break
         line_breaks = 0
 
         def counted() -> Iterator[str]:
             nonlocal line_breaks
-            for block in itertools.chain((first,), blocks):
+            for block in itertools.chain(head, blocks):
                 line_breaks += block.count("\n")
                 yield block
 
         reading = counted()
-        reader = SaveReader(Ruleset(document, load().resolve), self.family(first, path))
+        reader = SaveReader(Ruleset(document, load().resolve), self.family("".join(head), path))
         for kind, words in iter_statements(reading, path, document.diagnostics, reader.plain):
             reader.feed(kind, words)
         for _ in reading:
@@ -559,9 +563,13 @@ class IptablesParser(Parser):
     def family(text: str, path: str) -> str:
         """ip6 for ip6tables-save output: by its header, its name, or IPv6 addresses and ICMPv6."""
         name = path.rsplit("/", 1)[-1].lower()
-        if "ip6" in name or name.endswith(".v6") or _IPV6_HINT.search(text[:65536]):
+        if "ip6" in name or name.endswith(".v6") or _IPV6_HINT.search(text[:_FAMILY_HINTS]):
             return "ip6"
         return "ip"
+
+
+#: The family of a dump is told from its first characters.
+_FAMILY_HINTS = 65536
 
 
 @hookimpl

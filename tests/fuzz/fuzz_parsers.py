@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Mutation fuzzing of every parser: corpus files, mutated, linted with every rule; any internal
-error (PL000) is a crash, written to the output folder as a regression input.
+error (PL000) is a crash, written to the output folder as a regression input. A parser that
+reads big files a block at a time (``reads_blocks``) is also given each input so, in small
+blocks: a document that differs from the one of the text read whole counts as a crash too.
 
     python3 tests/fuzz/fuzz_parsers.py [--seconds 600] [--inputs N] [--format F]... [--seed 1]
                                         [--out /tmp/portlint-crashes]
@@ -15,7 +17,9 @@ from __future__ import annotations
 import argparse
 import pathlib
 import random
+import shutil
 import sys
+import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -58,6 +62,7 @@ def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pa
     files = files or sorted(p for p in CORPUS.rglob("*") if p.is_file() and "LICENSES" not in p.parts
                             and p.suffix not in (".jsonl", ".md"))
     rng = random.Random(seed)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="portlint-fuzz-"))
     deadline = time.monotonic() + seconds
     count, crashes = 0, []
     while time.monotonic() < deadline and (limit is None or count < limit):
@@ -67,13 +72,39 @@ def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pa
             print(f"{count} inputs, {len(crashes)} crashes", file=sys.stderr, flush=True)
         for fmt in formats or registry.parsers:
             _, findings = linter.lint_text(text, "fuzz", fmt)
-            for finding in findings:
-                if finding.code == "PL000":
-                    crashes.append((fmt, text, finding.message))
-                    if out is not None:
-                        out.mkdir(parents=True, exist_ok=True)
-                        (out / f"crash-{fmt}-{len(crashes)}.txt").write_text(text, encoding="utf-8")
+            problems = [finding.message for finding in findings if finding.code == "PL000"]
+            if getattr(registry.parsers[fmt], "reads_blocks", False):
+                problems.append(read_in_blocks_differs(registry.parsers[fmt], text, scratch / "input", rng))
+            for message in filter(None, problems):
+                crashes.append((fmt, text, message))
+                if out is not None:
+                    out.mkdir(parents=True, exist_ok=True)
+                    (out / f"crash-{fmt}-{len(crashes)}.txt").write_text(text, encoding="utf-8")
+    shutil.rmtree(scratch)
     return count, crashes
+
+
+def read_in_blocks_differs(parser, text: str, path: pathlib.Path, rng: random.Random) -> str | None:
+    """How the document of ``text`` differs when the file is read in blocks of a few bytes
+    (portlint.source_text.PackedText); None when it is the same, line for line."""
+    from portlint import source_text
+
+    data = text.encode("utf-8", "surrogatepass")
+    path.write_bytes(data)
+    whole = parser.parse(source_text.decode(data, str(path))[0], str(path))
+    block, source_text.BLOCK = source_text.BLOCK, rng.choice([1, 16, 100, 4096])
+    try:
+        packed = source_text.PackedText.open(str(path))
+        in_blocks = parser.parse(packed, str(path))
+    finally:
+        source_text.BLOCK = block
+    for part in ("declarations", "policies", "diagnostics"):
+        if getattr(in_blocks, part) != getattr(whole, part):
+            return f"read in blocks, its {part} differ"
+    lines = len(str(packed).splitlines()) + 2
+    if any(in_blocks.line_text(n) != whole.line_text(n) for n in range(lines)):
+        return "read in blocks, its lines differ"
+    return None
 
 
 def main() -> int:
