@@ -29,6 +29,7 @@ from .model import (
     normalise,
     port_count,
     record,
+    variant,
 )
 
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
@@ -51,7 +52,7 @@ LOOPBACK_INTERFACES = ("lo",)
 NEW_STATES = frozenset({"NEW", "UNTRACKED"})
 
 
-@record
+@record(variants=True)
 class Exposure:
     """One opened (or published) set of destination ports of one declaration."""
 
@@ -154,15 +155,18 @@ def _firewall_exposure(rule: FirewallRule, paths: ChainPaths) -> Exposure | None
         return None
     exposed = complement(match.ranges) if match.negated else normalise(match.ranges)
     service = normalise(rule.to_ports) if rule.to_ports else exposed
-    return Exposure(
-        declaration=rule,
-        protocol=rule.protocol,
-        exposed=exposed,
-        service=service,
-        location=match.location or rule.location,
-        negated=match.negated,
-        written=normalise(match.ranges),
-    )
+    return _RuleExposure(rule, rule.protocol, exposed, service, match.negated, normalise(match.ranges))
+
+
+def _match_location(exposure: Exposure) -> Location:
+    rule = exposure.declaration
+    return (rule.dport or rule.either).location or rule.location
+
+
+#: A firewall rule's exposure finds its location in the rule when asked: a 100 MB dump has 165k
+#: exposures, and a rule read through its shape makes its port match's location on demand too.
+_RuleExposure = variant(Exposure, {}, ("declaration", "protocol", "exposed", "service", "negated", "written"),
+                        {"location": property(_match_location)})
 
 
 def _binding_exposure(binding: PortBinding) -> Exposure | None:

@@ -370,9 +370,9 @@ class Ruleset:
             shared = {"format": "iptables", "family": table.family, "table": table.name,
                       "hook": None, "type": None, "policy": None}
             kind = self._user_chains[table.family, table.name] = variant(
-                ChainPolicy, shared, ("_line", "_end_column", "chain"),
+                ChainPolicy, shared, ("_base", "_offset", "_end_column", "chain"),
                 {"location": property(partial(_declared_at, self.doc.path))})
-        table.chains[name] = kind(line, end_column, sys.intern(name))
+        table.chains[name] = kind(*self.shapes.lines.split(line), end_column, sys.intern(name))
 
     def emit(self, table: Table) -> None:
         """The table is complete: every chain is known, so each target is a verdict, a jump or
@@ -390,7 +390,8 @@ class Ruleset:
 
 
 def _declared_at(path: str, chain: ChainPolicy) -> Location:
-    return Location(path, chain._line, 1, chain._line, chain._end_column)
+    line = chain._base + chain._offset
+    return Location(path, line, 1, line, chain._end_column)
 
 
 def model_rule(location: Location, family: str, table: str, chain: str, facts: RuleFacts, action: str | None,

@@ -113,6 +113,23 @@ def _free(option: str, word: str) -> bool:
     return True
 
 
+class LineNumbers:
+    """Line numbers held as a base that 256 lines share and an offset below 256: an int above
+    256 is an object of 32 bytes, and a 100 MB dump has 850k rules and chains, where an offset
+    is one of the ints Python keeps once and a base is made once per 256 lines."""
+
+    def __init__(self) -> None:
+        self.base = 0
+
+    def split(self, number: int) -> tuple[int, int]:
+        """``(base, offset)`` of line ``number``; lines come in order, mostly."""
+        offset = number - self.base
+        if not 0 <= offset < 256:
+            offset = number & 255
+            self.base = number - offset
+        return self.base, offset
+
+
 class ShapeReader:
     """Reads plain rule lines through their shapes, for one document."""
 
@@ -121,6 +138,7 @@ class ShapeReader:
         self.resolve = resolve
         self.share = share  # one copy of each repeated value (see Ruleset._share)
         self.shapes: dict[tuple[str, ...], Shape | None] = {}
+        self.lines = LineNumbers()
 
     def rule(self, line: str, number: int, table: Table) -> FirewallRule | None:
         """The model of the rule ``line`` (line ``number``) of ``table``; None when it is not a
@@ -156,14 +174,14 @@ class ShapeReader:
         if own[1] == Action.OTHER:
             return None
         kind = shape.kinds.get((table.family, table.name)) or self._kind(shape, table)
-        return kind(number, *own)
+        return kind(*self.lines.split(number), *own)
 
     def _kind(self, shape: Shape, table: Table) -> type[FirewallRule]:
         """The class of the shape's rules in ``table``: every field but the rule's own values is
         its class's, so that a rule takes 56 to 100 bytes where a FirewallRule of its own takes
         232 and its Location 72 (a 100 MB dump has 625k rules); the location is made when asked."""
         own = ("chain", "action", *(_RULE_FIELDS[field] for field, *_ in shape.free))
-        derived = {"location": property(lambda rule, path=self.path: Location(path, rule._line, 1))}
+        derived = {"location": property(lambda rule, path=self.path: Location(path, rule._base + rule._offset, 1))}
         columns = []
         for name, (_, width) in shape.ports.items():
             columns.append(f"_{name}_column")
@@ -171,7 +189,8 @@ class ShapeReader:
                                              attrgetter(columns[-1]), width))
         shared = {name: value for name, value in zip(_RULE_FIELDS, shape.values) if name not in own and name not in derived}
         shared.update(family=table.family, table=table.name)
-        kind = shape.kinds[table.family, table.name] = variant(FirewallRule, shared, ("_line", *own, *columns), derived)
+        kind = shape.kinds[table.family, table.name] = variant(
+            FirewallRule, shared, ("_base", "_offset", *own, *columns), derived)
         return kind
 
     def _learn(self, shape_key: tuple[str, ...], line: str, number: int) -> Shape | None:
@@ -218,7 +237,7 @@ _TARGET = _RULE_FIELDS.index("target")
 def _port_match(match: PortMatch, path: str, column_of: Callable[[FirewallRule], int], width: int,
                 rule: FirewallRule) -> PortMatch:
     """The port match of a shape's rule, where it is in the rule's line."""
-    line, column = rule._line, column_of(rule)
+    line, column = rule._base + rule._offset, column_of(rule)
     return PortMatch(match.ranges, match.negated, Location(path, line, column, line, column + width))
 
 
