@@ -12,6 +12,7 @@ it ends up (the DNAT/REDIRECT target, the compose container port).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Callable
 
 from .model import (
@@ -190,65 +191,43 @@ def chain_key(item: FirewallRule | ChainPolicy) -> ChainKey:
     return (item.family, item.table, item.chain)
 
 
-#: Up to this many targets, a chain's jumps are told apart by looking through them.
-_FEW_TARGETS = 16
-
-
 class ChainGraph:
     """The firewall rules of each chain in order, and the chains each chain jumps or goes to."""
 
     def __init__(self, document: Document) -> None:
-        #: Tuples, not lists or sets: most chains hold and jump to few others, and a 100 MB
-        #: kube-proxy dump has 228k chains. A chain's rules are mostly written together: each
-        #: run of them becomes its tuple at once, and only a chain written in several places is
-        #: collected in a list first.
-        self.rules: dict[ChainKey, tuple[FirewallRule, ...]] = {}
-        self.edges: dict[ChainKey, tuple[ChainKey, ...]] = {}
-        scattered: dict[ChainKey, list[FirewallRule]] = {}
-        edges_of: dict[ChainKey, list[ChainKey]] = {}
-        #: The targets of the chains that jump to many (KUBE-SERVICES jumps to tens of thousands:
-        #: a look through the list for each would be quadratic).
-        many: dict[ChainKey, set[ChainKey]] = {}
-        keys: dict[ChainKey, ChainKey] = {}  # one tuple per chain, however often it is named
-        run_key, run = None, []
+        #: Each chain's rules by its name, by (family, table): a 100 MB kube-proxy dump has 228k
+        #: chains, and a key tuple each took 14 MiB. Tuples, not lists: most chains have a few
+        #: rules. A chain's rules are mostly written together: each run of them becomes its
+        #: tuple at once, and only a chain written in several places is collected in a list.
+        self._tables: dict[tuple[str, str], dict[str, tuple[FirewallRule, ...]]] = {}
+        scattered: dict[tuple[int, str], tuple[dict, list[FirewallRule]]] = {}
+        chains: dict[str, tuple[FirewallRule, ...]] = {}
+        family = table = chain = None
+        run: list[FirewallRule] = []
         for decl in document.declarations:
             if isinstance(decl, FirewallRule):
-                key = chain_key(decl)
-                if key != run_key:
-                    self._add(run_key, run, scattered)
-                    run_key, run = keys.setdefault(key, key), []
-                key = run_key
+                if decl.chain != chain or decl.table != table or decl.family != family:
+                    _add(chains, chain, run, scattered)
+                    family, table, chain, run = decl.family, decl.table, decl.chain, []
+                    chains = self._tables.setdefault((family, table), {})
                 run.append(decl)
-                target = self.target(decl)
-                if target is not None:
-                    target = keys.setdefault(target, target)
-                    targets = edges_of.setdefault(key, [])
-                    if len(targets) < _FEW_TARGETS:
-                        if target not in targets:
-                            targets.append(target)
-                    else:
-                        told = many.get(key)
-                        if told is None:
-                            told = many[key] = set(targets)
-                        if target not in told:
-                            told.add(target)
-                            targets.append(target)
-        self._add(run_key, run, scattered)
-        for key, rules in scattered.items():
-            self.rules[key] = tuple(rules)  # in the place the chain was first written
-        for key in list(edges_of):  # each list dropped as its tuple is made
-            self.edges[key] = tuple(edges_of.pop(key))
+        _add(chains, chain, run, scattered)
+        for (_, chain), (chains, rules) in scattered.items():
+            chains[chain] = tuple(rules)  # in the place the chain was first written
+        self.rules = ChainRules(self._tables)
 
-    def _add(self, key: ChainKey | None, run: list[FirewallRule], scattered: dict[ChainKey, list[FirewallRule]]) -> None:
-        """Add a run of rules of the chain ``key`` written together."""
-        if key is None:
-            return
-        if key in scattered:
-            scattered[key].extend(run)
-        elif key in self.rules:
-            scattered[key] = [*self.rules[key], *run]
-        else:
-            self.rules[key] = tuple(run)
+    def tables(self) -> set[tuple[str, str]]:
+        """(family, table) of every table that has rules."""
+        return set(self._tables)
+
+    def targets(self, key: ChainKey) -> list[ChainKey]:
+        """The chains the rules of ``key`` jump or go to, each once, in the order first written.
+        Read from the rules when asked: kept for every chain, they took 32 MiB of a 100 MB
+        dump, and a walk asks once per chain."""
+        family, table, chain = key
+        found = dict.fromkeys(rule.target for rule in self._tables.get((family, table), {}).get(chain, ())
+                              if rule.action in (Action.JUMP, Action.GOTO) and rule.target)
+        return [(family, table, name) for name in found]
 
     @staticmethod
     def target(rule: FirewallRule) -> ChainKey | None:
@@ -257,8 +236,8 @@ class ChainGraph:
             return (rule.family, rule.table, rule.target)
         return None
 
-    def reachable(self, start: ChainKey, seen: set[ChainKey] | None = None,
-                  enter: Callable[[ChainKey], bool] | None = None) -> set[ChainKey]:
+    def reachable(self, start: ChainKey, seen: set[ChainKey] | ChainDict | None = None,
+                  enter: Callable[[ChainKey], bool] | None = None) -> set[ChainKey] | ChainDict:
         """``start`` and every chain it reaches through jumps and gotos, added to ``seen``
         (chains already in ``seen`` are not walked again); only into chains ``enter`` accepts."""
         seen = set() if seen is None else seen
@@ -267,8 +246,76 @@ class ChainGraph:
             node = stack.pop()
             if node not in seen:
                 seen.add(node)
-                stack.extend(c for c in self.edges.get(node, ()) if enter is None or enter(c))
+                stack.extend(c for c in self.targets(node) if enter is None or enter(c))
         return seen
+
+
+def _add(chains: dict[str, tuple[FirewallRule, ...]], chain: str | None, run: list[FirewallRule],
+         scattered: dict[tuple[int, str], tuple[dict, list[FirewallRule]]]) -> None:
+    """Add a run of rules of ``chain`` written together to its table's ``chains``; a chain met
+    again is collected in ``scattered`` (by its table's identity and its name)."""
+    if chain is None:
+        return
+    if (id(chains), chain) in scattered:
+        scattered[id(chains), chain][1].extend(run)
+    elif chain in chains:
+        scattered[id(chains), chain] = (chains, [*chains[chain], *run])
+    else:
+        chains[chain] = tuple(run)
+
+
+class ChainRules(Mapping):
+    """The rules of each chain by its ChainKey, read from the graph's tables: a key is made
+    when iterated, not kept."""
+
+    def __init__(self, tables: dict[tuple[str, str], dict[str, tuple[FirewallRule, ...]]]) -> None:
+        self._tables = tables
+
+    def __getitem__(self, key: ChainKey) -> tuple[FirewallRule, ...]:
+        family, table, chain = key
+        return self._tables[family, table][chain]
+
+    def __iter__(self) -> Iterator[ChainKey]:
+        return ((family, table, chain) for (family, table), chains in self._tables.items() for chain in chains)
+
+    def __len__(self) -> int:
+        return sum(map(len, self._tables.values()))
+
+    def items(self) -> Iterator[tuple[ChainKey, tuple[FirewallRule, ...]]]:
+        return (((family, table, chain), rules) for (family, table), chains in self._tables.items()
+                for chain, rules in chains.items())
+
+
+class ChainDict:
+    """A dictionary keyed by chain, held as dictionaries of chain names by (family, table): a
+    100 MB dump's prerouting path reaches 228k chains, and a key tuple each took 14 MiB. As a
+    set of chains (``add``, ``in``), it is what ChainGraph.reachable fills: a set of 320k
+    strings takes 16 MiB, a dictionary 7."""
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple[str, str], dict[str, object]] = {}
+
+    def __contains__(self, key: ChainKey) -> bool:
+        family, table, chain = key
+        return chain in self._tables.get((family, table), _NO_CHAINS)
+
+    def get(self, key: ChainKey, default=None):
+        family, table, chain = key
+        return self._tables.get((family, table), _NO_CHAINS).get(chain, default)
+
+    def __getitem__(self, key: ChainKey):
+        family, table, chain = key
+        return self._tables[family, table][chain]
+
+    def __setitem__(self, key: ChainKey, value) -> None:
+        family, table, chain = key
+        self._tables.setdefault((family, table), {})[chain] = value
+
+    def add(self, key: ChainKey) -> None:
+        self[key] = None
+
+
+_NO_CHAINS: dict[str, object] = {}
 
 
 class ChainPaths:
@@ -276,9 +323,9 @@ class ChainPaths:
     chains (transitively through jumps and gotos); computed once per document."""
 
     def __init__(self, document: Document, chains: ChainGraph) -> None:
-        self._filter: set[ChainKey] = set()
-        self._translation: set[ChainKey] = set()
-        tables = {(family, table) for family, table, _ in chains.rules}
+        self._filter = ChainDict()
+        self._translation = ChainDict()
+        tables = chains.tables()
         based: set[tuple[str, str]] = set()
         for policy in document.policies:
             if policy.hook is None:

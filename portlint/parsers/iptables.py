@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
@@ -295,12 +294,12 @@ class Ruleset:
         self.doc = document
         self.resolve = resolve
         self.create_chains = create_chains
-        values: dict = {}
         #: One copy of each repeated value (kube-proxy writes each comment and address on
         #: several rules): a 200k-rule dump holds some 100k fewer strings. Not a method: the
-        #: shape reader holding one would make a cycle, which would keep the dictionary (10 MiB
-        #: for a 100 MB dump) after the parse until a collection, which runs rarely (see
-        #: portlint.cycles).
+        #: shape reader holding one would make a cycle, which would keep the values after the
+        #: parse until a collection, which runs rarely (see portlint.cycles). Chain names are
+        #: shared through their declarations instead (see chain_name).
+        values: dict = {}
         self._share: Callable[[T], T] = lambda value: values.setdefault(value, value)
         self.shapes = ShapeReader(document.path, resolve, self._share)
         self._user_chains: dict[tuple[str, str], type[ChainPolicy]] = {}  # by table
@@ -320,7 +319,7 @@ class Ruleset:
         if len(words) < 2 or words[1].kind not in ("WORD", "STRING"):
             self.error(command, f"{command.text} needs a chain name")
             return None
-        chain, args = sys.intern(words[1].text), words[2:]
+        chain, args = chain_name(table, words[1].text), words[2:]
         if RULE_COMMANDS[command.text] == "insert" and args and args[0].text.isdigit():
             args = args[1:]
         if chain not in table.chains:
@@ -361,18 +360,18 @@ class Ruleset:
             type=CHAIN_TYPES.get(table.name) if builtin else None, policy=policy,
         )
 
-    def declare_user_chain(self, table: Table, name: str, line: int, end_column: int) -> None:
-        """Declare the user chain ``name`` written at the start of line ``line``, as
+    def declare_user_chain(self, table: Table, name: str, line: int) -> None:
+        """Declare the user chain ``name`` of line ``line``, written ``:NAME - [0:0]`` as
         iptables-save writes it: kube-proxy's dumps declare one for every three rules, so each
-        holds only its name and where it is (see model.variant)."""
+        holds only its name and its line (see model.variant)."""
         kind = self._user_chains.get((table.family, table.name))
         if kind is None:
             shared = {"format": "iptables", "family": table.family, "table": table.name,
                       "hook": None, "type": None, "policy": None}
             kind = self._user_chains[table.family, table.name] = variant(
-                ChainPolicy, shared, ("_base", "_offset", "_end_column", "chain"),
+                ChainPolicy, shared, ("_base", "_offset", "chain"),
                 {"location": property(partial(_declared_at, self.doc.path))})
-        table.chains[name] = kind(*self.shapes.lines.split(line), end_column, sys.intern(name))
+        table.chains[name] = kind(*self.shapes.lines.split(line), name)
 
     def emit(self, table: Table) -> None:
         """The table is complete: every chain is known, so each target is a verdict, a jump or
@@ -389,9 +388,16 @@ class Ruleset:
             self.doc.declarations.append(rule)
 
 
+def chain_name(table: Table, name: str) -> str:
+    """``name``, as the table's declaration of the chain holds it when there is one: a 100 MB
+    dump names 228k chains about three times each."""
+    declared = table.chains.get(name)
+    return declared.chain if declared is not None else name
+
+
 def _declared_at(path: str, chain: ChainPolicy) -> Location:
     line = chain._base + chain._offset
-    return Location(path, line, 1, line, chain._end_column)
+    return Location(path, line, 1, line, len(chain.chain) + 2)  # ":NAME"
 
 
 def model_rule(location: Location, family: str, table: str, chain: str, facts: RuleFacts, action: str | None,
@@ -496,7 +502,7 @@ class SaveReader:
             location = Location(self.ruleset.doc.path, number, 1, number, len(first) + 1)
             self.ruleset.declare(table, name, location, policy.lower())
         else:
-            self.ruleset.declare_user_chain(table, name, number, len(first) + 1)
+            self.ruleset.declare_user_chain(table, name, number)
         return True
 
     def current_table(self, word: Word) -> Table | None:

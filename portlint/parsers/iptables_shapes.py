@@ -19,7 +19,6 @@ FirewallRule (see model.variant), which keeps only the rule's own values.
 """
 from __future__ import annotations
 
-import sys
 from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
@@ -157,7 +156,9 @@ class ShapeReader:
             return None
         share = self.share
         target = shape.values[_TARGET]
-        own: list = [sys.intern(words[1]), None]  # the chain, the action (below), then the free values
+        #: The chain (as its declaration holds the name: one string for its every mention),
+        #: the action (below), then the free values.
+        own: list = [table.chains[words[1]].chain, None]
         for field, index, how, bang in shape.free:
             word = words[index]
             if how == _UNQUOTED:
@@ -165,7 +166,7 @@ class ShapeReader:
             elif how == _ADDRESS:
                 word = word[:word.index(":")]
             if field == _TARGET:
-                own.append(target := sys.intern(word))
+                own.append(target := table.chains[word].chain if word in table.chains else share(word))
             else:
                 own.append(share(bang + word if bang else word))
         for index, _ in shape.ports.values():

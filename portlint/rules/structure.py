@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Iterator, Mapping
 
 from ..coverage import CoverIndex, Matches, covers_nothing, matches_everything
-from ..exposure import FILTER_HOOKS, ChainGraph, ChainKey, Exposure, chain_key
+from ..exposure import FILTER_HOOKS, ChainDict, ChainGraph, ChainKey, Exposure, chain_key
 from ..findings import Finding, Severity
 from ..hookspecs import hookimpl
 from ..model import Action, ChainPolicy, Document, FirewallRule, Location, PortMatch, format_ranges, normalise
@@ -34,7 +34,7 @@ class ChainEnds:
 
     def __init__(self, chains: ChainGraph) -> None:
         self._chains = chains
-        self._ends: dict[ChainKey, tuple[str | None, bool]] = {}  # chain -> (catch-all, may return)
+        self._ends = ChainDict()  # chain -> (catch-all, may return)
 
     def catch_all(self, chain: ChainKey) -> str | None:
         return self._end(chain)[0]

@@ -227,19 +227,38 @@ def kube_proxy_dump(path, size: int) -> None:
         fh.write("COMMIT\n")
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak memory from /proc")
-def test_a_100_mb_dump_of_real_rules_peaks_under_450_mib(tmp_path):
-    """A 100 MB kube-proxy dump (750k rules, 320k chains) is read a block at a time and held
-    compressed, and its rules and chains share a class per shape: about 405 MiB at the peak,
-    where it took 760. The issue asks for 300 (docs/performance.md, Known gaps); this keeps
-    what was won."""
-    path = tmp_path / "rules.v4"
-    kube_proxy_dump(path, 100 * 2**20)
+def peak_of_check(path) -> tuple[list[dict], float]:
+    """The findings of ``portlint check`` on ``path`` and its peak memory (MiB)."""
     proc = subprocess.run([sys.executable, "-c", PEAK_MEMORY, "check", "--isolated", "--output-format", "json",
                            str(path)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr and json.loads(proc.stdout) == []
-    peak = int(proc.stderr.rsplit("peak-kib=", 1)[1]) / 1024
-    assert peak <= 450, f"{peak:.0f} MiB"
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    return json.loads(proc.stdout), int(proc.stderr.rsplit("peak-kib=", 1)[1]) / 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak memory from /proc")
+def test_a_100_mb_kube_proxy_dump_peaks_under_300_mib(shared, tmp_path):
+    """A 100 MB dump as kube-proxy writes one (../shared/tools/gen_kubeproxy.py, 625k rules and
+    228k chains) is read a block at a time and held compressed, its rules and chains share a
+    class per shape, and the chain graph keys chains by name: about 255 MiB at the peak, where
+    it took 663."""
+    path = tmp_path / "rules.v4"
+    with open(path, "w") as fh:
+        subprocess.run([sys.executable, str(shared / "tools" / "gen_kubeproxy.py"), "625000"], stdout=fh, check=True)
+    assert path.stat().st_size >= 100 * 10**6
+    findings, peak = peak_of_check(path)
+    assert sorted(f["code"] for f in findings) == ["PL102", "PL302", "PL302", "PL405"]
+    assert peak <= 300, f"{peak:.0f} MiB"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak memory from /proc")
+def test_a_denser_100_mb_dump_peaks_under_300_mib(tmp_path):
+    """Shorter lines make more rules of 100 MB: 750k rules and 320k chains, about 287 MiB at the
+    peak, where it took 760."""
+    path = tmp_path / "rules.v4"
+    kube_proxy_dump(path, 100 * 2**20)
+    findings, peak = peak_of_check(path)
+    assert findings == []
+    assert peak <= 300, f"{peak:.0f} MiB"
 
 
 def test_a_script_given_up_says_so(cli_process, tmp_path):
