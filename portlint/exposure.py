@@ -13,7 +13,7 @@ it ends up (the DNAT/REDIRECT target, the compose container port).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Callable
+from typing import Callable, TypeVar
 
 from .model import (
     Action,
@@ -33,6 +33,7 @@ from .model import (
     variant,
 )
 
+V = TypeVar("V")
 FILTER_HOOKS = frozenset({Hook.INPUT, Hook.FORWARD})
 TRANSLATION_HOOKS = frozenset({Hook.PREROUTING})
 def _zero_prefix(address: str) -> bool:
@@ -195,11 +196,10 @@ class ChainGraph:
     """The firewall rules of each chain in order, and the chains each chain jumps or goes to."""
 
     def __init__(self, document: Document) -> None:
-        #: Each chain's rules by its name, by (family, table): a 100 MB kube-proxy dump has 228k
-        #: chains, and a key tuple each took 14 MiB. Tuples, not lists: most chains have a few
-        #: rules. A chain's rules are mostly written together: each run of them becomes its
-        #: tuple at once, and only a chain written in several places is collected in a list.
-        self._tables: dict[tuple[str, str], dict[str, tuple[FirewallRule, ...]]] = {}
+        #: Tuples, not lists: most chains have a few rules. A chain's rules are mostly written
+        #: together: each run of them becomes its tuple at once, and only a chain written in
+        #: several places is collected in a list.
+        self.rules: ChainDict[tuple[FirewallRule, ...]] = ChainDict()
         scattered: dict[tuple[int, str], tuple[dict, list[FirewallRule]]] = {}
         chains: dict[str, tuple[FirewallRule, ...]] = {}
         family = table = chain = None
@@ -209,25 +209,19 @@ class ChainGraph:
                 if decl.chain != chain or decl.table != table or decl.family != family:
                     _add(chains, chain, run, scattered)
                     family, table, chain, run = decl.family, decl.table, decl.chain, []
-                    chains = self._tables.setdefault((family, table), {})
+                    chains = self.rules.table(family, table)
                 run.append(decl)
         _add(chains, chain, run, scattered)
         for (_, chain), (chains, rules) in scattered.items():
             chains[chain] = tuple(rules)  # in the place the chain was first written
-        self.rules = ChainRules(self._tables)
-
-    def tables(self) -> set[tuple[str, str]]:
-        """(family, table) of every table that has rules."""
-        return set(self._tables)
 
     def targets(self, key: ChainKey) -> list[ChainKey]:
         """The chains the rules of ``key`` jump or go to, each once, in the order first written.
         Read from the rules when asked: kept for every chain, they took 32 MiB of a 100 MB
         dump, and a walk asks once per chain."""
-        family, table, chain = key
-        found = dict.fromkeys(rule.target for rule in self._tables.get((family, table), {}).get(chain, ())
+        found = dict.fromkeys(rule.target for rule in self.rules.get(key, ())
                               if rule.action in (Action.JUMP, Action.GOTO) and rule.target)
-        return [(family, table, name) for name in found]
+        return [(key[0], key[1], name) for name in found]
 
     @staticmethod
     def target(rule: FirewallRule) -> ChainKey | None:
@@ -264,36 +258,22 @@ def _add(chains: dict[str, tuple[FirewallRule, ...]], chain: str | None, run: li
         chains[chain] = tuple(run)
 
 
-class ChainRules(Mapping):
-    """The rules of each chain by its ChainKey, read from the graph's tables: a key is made
-    when iterated, not kept."""
-
-    def __init__(self, tables: dict[tuple[str, str], dict[str, tuple[FirewallRule, ...]]]) -> None:
-        self._tables = tables
-
-    def __getitem__(self, key: ChainKey) -> tuple[FirewallRule, ...]:
-        family, table, chain = key
-        return self._tables[family, table][chain]
-
-    def __iter__(self) -> Iterator[ChainKey]:
-        return ((family, table, chain) for (family, table), chains in self._tables.items() for chain in chains)
-
-    def __len__(self) -> int:
-        return sum(map(len, self._tables.values()))
-
-    def items(self) -> Iterator[tuple[ChainKey, tuple[FirewallRule, ...]]]:
-        return (((family, table, chain), rules) for (family, table), chains in self._tables.items()
-                for chain, rules in chains.items())
-
-
-class ChainDict:
+class ChainDict(Mapping[ChainKey, V]):
     """A dictionary keyed by chain, held as dictionaries of chain names by (family, table): a
-    100 MB dump's prerouting path reaches 228k chains, and a key tuple each took 14 MiB. As a
-    set of chains (``add``, ``in``), it is what ChainGraph.reachable fills: a set of 320k
-    strings takes 16 MiB, a dictionary 7."""
+    100 MB kube-proxy dump has 228k chains, and a key tuple each took 14 MiB; keys are made
+    when iterated, not kept. As a set of chains (``add``, ``in``), it is what
+    ChainGraph.reachable fills: a set of 320k strings takes 16 MiB, a dictionary 7."""
 
     def __init__(self) -> None:
-        self._tables: dict[tuple[str, str], dict[str, object]] = {}
+        self._tables: dict[tuple[str, str], dict[str, V]] = {}
+
+    def table(self, family: str, table: str) -> dict[str, V]:
+        """The values of the chains of one table, by name (made empty when there is none)."""
+        return self._tables.setdefault((family, table), {})
+
+    def tables(self) -> set[tuple[str, str]]:
+        """(family, table) of every table that holds a chain."""
+        return {key for key, chains in self._tables.items() if chains}
 
     def __contains__(self, key: ChainKey) -> bool:
         family, table, chain = key
@@ -303,19 +283,29 @@ class ChainDict:
         family, table, chain = key
         return self._tables.get((family, table), _NO_CHAINS).get(chain, default)
 
-    def __getitem__(self, key: ChainKey):
+    def __getitem__(self, key: ChainKey) -> V:
         family, table, chain = key
         return self._tables[family, table][chain]
 
-    def __setitem__(self, key: ChainKey, value) -> None:
+    def __setitem__(self, key: ChainKey, value: V) -> None:
         family, table, chain = key
-        self._tables.setdefault((family, table), {})[chain] = value
+        self.table(family, table)[chain] = value
 
     def add(self, key: ChainKey) -> None:
         self[key] = None
 
+    def __iter__(self) -> Iterator[ChainKey]:
+        return ((family, table, chain) for (family, table), chains in self._tables.items() for chain in chains)
 
-_NO_CHAINS: dict[str, object] = {}
+    def __len__(self) -> int:
+        return sum(map(len, self._tables.values()))
+
+    def items(self) -> Iterator[tuple[ChainKey, V]]:
+        return (((family, table, chain), value) for (family, table), chains in self._tables.items()
+                for chain, value in chains.items())
+
+
+_NO_CHAINS: dict = {}
 
 
 class ChainPaths:
@@ -325,7 +315,7 @@ class ChainPaths:
     def __init__(self, document: Document, chains: ChainGraph) -> None:
         self._filter = ChainDict()
         self._translation = ChainDict()
-        tables = chains.tables()
+        tables = chains.rules.tables()
         based: set[tuple[str, str]] = set()
         for policy in document.policies:
             if policy.hook is None:
