@@ -20,7 +20,7 @@ from .discovery import Candidate, glob_matches, read_head
 from .findings import Finding, Severity
 from .model import Diagnostic, Document, Location
 from .project import ProjectScope
-from .source_text import PACK_ABOVE, PackedText, read_text
+from .source_text import PACK_ABOVE, PackedText, UnreadableText, read_text
 
 if TYPE_CHECKING:
     from .parsers import ParseOptions
@@ -210,9 +210,9 @@ class Linter:
                 text, decode_error = PackedText.open(path), None  # decoded as it is parsed
             else:
                 text, decode_error = read_text(path)
-        except OSError as exc:
+            return self._check_text(text, path, fmt, decode_error)
+        except OSError as exc:  # UnreadableText too: a packed text's reading failed while it was parsed
             return f"{path}: cannot read: {exc.strerror or exc}"
-        return self._check_text(text, path, fmt, decode_error)
 
     def parse(self, text: str, path: str, fmt: str) -> tuple[Document, list[Finding]]:
         """The document of ``text`` and the internal errors met while parsing it."""
@@ -221,6 +221,8 @@ class Linter:
             configured = parser.with_options(self.parse_options) if self.parse_options else parser
             with paused_cycle_collection():
                 return configured.parse(text, path), []
+        except UnreadableText:
+            raise  # the file, not the parser
         except Exception as exc:  # noqa: BLE001 - a crashing parser must not end the run
             plugin = self.registry.origin.get(parser, "?")
             message = f"parser {fmt!r} (plugin {plugin}) crashed: {type(exc).__name__}: {exc}"

@@ -63,6 +63,11 @@ def _newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+class UnreadableText(OSError):
+    """Reading a packed text's file failed while it was parsed: the file cannot be read, which
+    is no parser's fault."""
+
+
 class PackedText:
     """A big file's text, read once a block of whole lines at a time by :meth:`blocks` and then
     held compressed; :meth:`line` gives a line back (decompressing its block), :meth:`lines`
@@ -89,11 +94,17 @@ class PackedText:
         lines = 1
         with self._file as file:
             self._file = None
-            for block in self._decoded(file):
+            for block in self._read(file):
                 self._packed.append(zlib.compress(block.encode("utf-8", "surrogatepass"), 1))
                 self._first_lines.append(lines)
                 lines += len(_LINE_BREAK.findall(block)) if _OTHER_BREAK.search(block) else block.count("\n")
                 yield block
+
+    def _read(self, file: BinaryIO) -> Iterator[str]:
+        try:
+            yield from self._decoded(file)
+        except OSError as exc:
+            raise UnreadableText(exc.errno, exc.strerror or str(exc), self.path) from exc
 
     def _decoded(self, file: BinaryIO) -> Iterator[str]:
         """The file's blocks, decoded as :func:`decode` decodes a whole file. A UTF-16 file (a

@@ -3,6 +3,7 @@ does: the same text, decoding error, lines and parse."""
 from __future__ import annotations
 
 import codecs
+import errno
 import random
 
 import pytest
@@ -100,3 +101,23 @@ def test_the_family_is_told_from_the_same_text_whatever_the_blocks(tmp_path, mon
     whole = IptablesParser().parse(path.read_text(), str(path))
     in_blocks = IptablesParser().parse(PackedText.open(str(path)), str(path))
     assert {r.family for r in in_blocks.declarations} == {r.family for r in whole.declarations} == {"ip6"}
+
+
+def test_a_file_that_fails_while_it_is_read_in_blocks_cannot_be_read(cli, tmp_path, monkeypatch):
+    """A read error met while the parser reads blocks is the file's, not the parser's: the run
+    says the file cannot be read, lints the others and exits 2, as for a file that fails at once."""
+    def failing(self, file):
+        yield "*filter\n"
+        raise OSError(errno.EIO, "Input/output error")
+
+    broken, good = tmp_path / "broken.rules", tmp_path / "good.rules"
+    for path in (broken, good):
+        path.write_text("*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 23 -j ACCEPT\nCOMMIT\n")
+    monkeypatch.setattr(linter, "PACK_ABOVE", 0)
+    decoded = PackedText._decoded
+    monkeypatch.setattr(PackedText, "_decoded", lambda self, file: failing(self, file) if "broken" in self.path
+                        else decoded(self, file))
+    result = cli("check", "--isolated", broken, good)
+    assert result.code == 2
+    assert f"{broken}: cannot read: Input/output error" in result.err and "Traceback" not in result.err
+    assert "PL000" not in result.out and f"{good}:3:" in result.out and str(broken) + ":" not in result.out
