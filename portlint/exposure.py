@@ -168,7 +168,7 @@ def _match_location(exposure: Exposure) -> Location:
 #: A firewall rule's exposure finds its location in the rule when asked: a 100 MB dump has 165k
 #: exposures, and a rule read through its shape makes its port match's location on demand too.
 _RuleExposure = variant(Exposure, {}, ("declaration", "protocol", "exposed", "service", "negated", "written"),
-                        {"location": property(_match_location)})
+                        {"location": _match_location})
 
 
 def _binding_exposure(binding: PortBinding) -> Exposure | None:

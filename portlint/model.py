@@ -6,6 +6,7 @@ parse tree or a YAML node, so a rule written once works on every format. Lines a
 """
 from __future__ import annotations
 
+import copyreg
 import operator
 import re
 from array import array
@@ -65,23 +66,34 @@ def record(cls: type[R] | None = None, *, order: bool = False, variants: bool = 
 
 
 def variant(interface: type[R], shared: dict[str, object], slots: tuple[str, ...],
-            derived: dict[str, property] | None = None) -> type[R]:
+            derived: dict[str, Callable] | None = None) -> type[R]:
     """A class of records of ``interface`` (a ``record(variants=True)``) whose ``shared`` field
     values are class attributes, not kept in each record: only the ``slots`` take room, and its
-    constructor takes them in that order. ``derived`` fields are computed from the slots, which
-    may hold what is not a field (a line number a location is made of on demand)."""
+    constructor takes them in that order. ``derived`` fields are computed from the record by
+    their function, from slots that may hold what is not a field (a line number a location is
+    made of on demand). A variant pickles as itself, class and all (``--jobs`` workers send
+    their documents back), when its shared values and functions pickle."""
     derived = derived or {}
     fields = interface.__match_args__
     given = [*shared, *derived, *(name for name in slots if name in fields)]
     if sorted(given) != sorted(fields):
         raise TypeError(f"{interface.__qualname__} variant: fields {sorted(set(fields) ^ set(given))} are not "
                         "each shared, derived or in a slot exactly once")
-    made = type(interface)(interface.__name__, (interface,), {
-        **shared, **derived, "__slots__": slots, "__qualname__": interface.__qualname__,
-        "__module__": interface.__module__})
+    made = _Variant(interface.__name__, (interface,), {
+        **shared, **{name: property(compute) for name, compute in derived.items()}, "__slots__": slots,
+        "__qualname__": interface.__qualname__, "__module__": interface.__module__})
     made.__new__ = _compiled(made, "__new__", "kind", slots, {}, "    return _new(kind)\n", {"_new": object.__new__})
     made.__init__ = _compiled_init(made, slots, {})
+    made.__reduce__ = lambda record, kind=made, get=_fields_getter(slots): (kind, get(record))
+    made.__variant__ = (interface, shared, slots, derived)
     return made
+
+
+class _Variant(type):
+    """The class of variants: copyreg pickles each as how to make it again."""
+
+
+copyreg.pickle(_Variant, lambda kind: (variant, kind.__variant__))
 
 
 def _compiled_init(cls: type, slots: tuple[str, ...], defaults: dict) -> Callable:
@@ -169,7 +181,7 @@ def replace(item: R, **changes) -> R:
     unknown = changes.keys() - set(names)
     if unknown:
         raise TypeError(f"{type(item).__qualname__} has no field {sorted(unknown)[0]!r}")
-    kind = item.__reduce__()[0]  # the record's class, whichever variant ``item`` is
+    kind = next(k for k in type(item).__mro__ if "__match_args__" in k.__dict__)  # the class declaring the fields
     return kind(*(changes[name] if name in changes else getattr(item, name) for name in names))
 
 

@@ -143,23 +143,27 @@ def test_a_record_field_without_a_default_cannot_follow_one_with_a_default():
             second: int
 
 
+def _located_at_column_4(rule) -> model.Location:
+    return model.Location("a.rules", rule._line, 4)
+
+
 def test_a_variant_keeps_only_its_slots_and_is_the_record_of_the_same_values():
     # A parser's many rules of one shape share a class holding what they have in common.
     full = model.FirewallRule(**_example(model.FirewallRule))
     shared = {name: getattr(full, name) for name in model.field_names(model.FirewallRule)
               if name not in ("location", "chain")}
-    kind = model.variant(model.FirewallRule, shared, ("_line", "chain"),
-                         {"location": property(lambda rule: model.Location("a.rules", rule._line, 4))})
+    kind = model.variant(model.FirewallRule, shared, ("_line", "chain"), {"location": _located_at_column_4})
     rule = kind(3, full.chain)
     assert isinstance(rule, model.FirewallRule) and type(full) is not kind
     assert rule == full and full == rule and hash(rule) == hash(full) and repr(rule) == repr(full)
     assert rule != model.replace(full, chain="other") and model.replace(rule, chain="other") == model.replace(full, chain="other")
     assert sys.getsizeof(rule) * 4 < sys.getsizeof(full)
     unpickled = pickle.loads(pickle.dumps(rule))
-    assert unpickled == full and type(unpickled) is type(full)
+    assert unpickled == full and type(unpickled) is not type(full) and sys.getsizeof(unpickled) == sys.getsizeof(rule)
+    assert pickle.loads(pickle.dumps(full)) == rule
     with pytest.raises(FrozenInstanceError):
         rule.chain = "other"
     with pytest.raises(AttributeError):
         rule.not_a_field = 1
     with pytest.raises(TypeError, match="not each shared, derived or in a slot"):
-        model.variant(model.FirewallRule, shared, ("_line",), {"location": property(lambda rule: None)})
+        model.variant(model.FirewallRule, shared, ("_line",), {"location": _located_at_column_4})

@@ -370,7 +370,7 @@ class Ruleset:
                       "hook": None, "type": None, "policy": None}
             kind = self._user_chains[table.family, table.name] = variant(
                 ChainPolicy, shared, ("_base", "_offset", "chain"),
-                {"location": property(partial(_declared_at, self.doc.path))})
+                {"location": partial(_declared_at, self.doc.path)})
         table.chains[name] = kind(*self.shapes.lines.split(line), name)
 
     def emit(self, table: Table) -> None:

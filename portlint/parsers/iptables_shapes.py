@@ -182,12 +182,12 @@ class ShapeReader:
         its class's, so that a rule takes 56 to 100 bytes where a FirewallRule of its own takes
         232 and its Location 72 (a 100 MB dump has 625k rules); the location is made when asked."""
         own = ("chain", "action", *(_RULE_FIELDS[field] for field, *_ in shape.free))
-        derived = {"location": property(lambda rule, path=self.path: Location(path, rule._base + rule._offset, 1))}
+        derived: dict[str, Callable] = {"location": partial(_rule_location, self.path)}
         columns = []
         for name, (_, width) in shape.ports.items():
             columns.append(f"_{name}_column")
-            derived[name] = property(partial(_port_match, shape.values[_RULE_FIELDS.index(name)], self.path,
-                                             attrgetter(columns[-1]), width))
+            derived[name] = partial(_port_match, shape.values[_RULE_FIELDS.index(name)], self.path,
+                                    attrgetter(columns[-1]), width)
         shared = {name: value for name, value in zip(_RULE_FIELDS, shape.values) if name not in own and name not in derived}
         shared.update(family=table.family, table=table.name)
         kind = shape.kinds[table.family, table.name] = variant(
@@ -233,6 +233,10 @@ class ShapeReader:
 _RULE_FIELDS = field_names(FirewallRule)
 _RULE_VALUES = attrgetter(*_RULE_FIELDS)
 _TARGET = _RULE_FIELDS.index("target")
+
+
+def _rule_location(path: str, rule: FirewallRule) -> Location:
+    return Location(path, rule._base + rule._offset, 1)
 
 
 def _port_match(match: PortMatch, path: str, column_of: Callable[[FirewallRule], int], width: int,

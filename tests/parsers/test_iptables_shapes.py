@@ -4,6 +4,7 @@ a kube-proxy dump, and on lines built to share a shape while their free values d
 way that could matter."""
 from __future__ import annotations
 
+import pickle
 import random
 import subprocess
 import sys
@@ -163,3 +164,14 @@ def test_kube_proxy_rules_with_words_replaced_added_and_removed(shared):
                     del rule[position]
             mutated.append(" ".join(rule))
         assert_same(declarations + "\n" + "\n".join(mutated) + "\nCOMMIT\n")
+
+
+def test_a_document_of_shaped_rules_pickles_as_it_is(shared):
+    # --jobs workers send documents back: each rule stays an instance of its shape's class,
+    # which is made once per document again, not a FirewallRule four times its size.
+    doc = IptablesParser().parse(kube_proxy(shared, 3000), "rules.v4")
+    back = pickle.loads(pickle.dumps(doc))
+    assert back.declarations == doc.declarations and back.policies == doc.policies
+    assert len({type(r) for r in back.declarations}) == len({type(r) for r in doc.declarations}) < len(doc.declarations) / 10
+    assert [sys.getsizeof(r) for r in back.declarations] == [sys.getsizeof(r) for r in doc.declarations]
+    assert [r.location for r in back.declarations] == [r.location for r in doc.declarations]
