@@ -180,7 +180,8 @@ class ShapeReader:
     def _kind(self, shape: Shape, table: Table) -> type[FirewallRule]:
         """The class of the shape's rules in ``table``: every field but the rule's own values is
         its class's, so that a rule takes 56 to 100 bytes where a FirewallRule of its own takes
-        232 and its Location 72 (a 100 MB dump has 625k rules); the location is made when asked."""
+        232 and its Location 72 (a 100 MB dump has 625k rules); its location and port matches
+        are made when asked."""
         own = ("chain", "action", *(_RULE_FIELDS[field] for field, *_ in shape.free))
         derived: dict[str, Callable] = {"location": partial(_rule_location, self.path)}
         columns = []
