@@ -148,8 +148,12 @@ class _Ruleset:
     # -- statements ----------------------------------------------------------------------------
 
     def walk(self, items: list, path: str, block: _Block) -> None:
+        """Run the statements ``items`` of a block, each dropped from the list once run: the
+        parse of a whole ruleset is not kept while its model is made (50k rules: 143 MiB)."""
         policy_set = False
-        for item in items:
+        items.reverse()
+        while items:
+            item = items.pop()
             try:
                 policy_set = self.statement(item, path, block, policy_set)
             except RecursionError:
