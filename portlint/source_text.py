@@ -9,7 +9,6 @@ blocks are decoded as they are read and kept compressed (a 100 MB iptables-save 
 from __future__ import annotations
 
 import codecs
-import re
 import zlib
 from array import array
 from bisect import bisect_right
@@ -23,7 +22,6 @@ from .parsers.common import PARSE_ERROR
 PACK_ABOVE = 16 << 20
 #: Bytes read at a time; a block ends at the last line break of what was read.
 BLOCK = 1 << 20
-_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def read_text(path: str) -> tuple[str, Diagnostic | None]:
@@ -97,10 +95,11 @@ class PackedText:
             for block in self._read(file):
                 self._packed.append(zlib.compress(block.encode("utf-8", "surrogatepass"), 1))
                 self._first_lines.append(lines)
-                lines += len(_LINE_BREAK.findall(block)) if _OTHER_BREAK.search(block) else block.count("\n")
+                lines += len(line_starts(block)) - 1  # its line breaks, as Document.line_text counts them
                 yield block
 
     def _read(self, file: BinaryIO) -> Iterator[str]:
+        """The decoded blocks; a failed read is the file's (UnreadableText), not the parser's."""
         try:
             yield from self._decoded(file)
         except OSError as exc:
@@ -158,9 +157,6 @@ class PackedText:
 
     def __str__(self) -> str:
         return "".join(zlib.decompress(packed).decode("utf-8", "surrogatepass") for packed in self._packed)
-
-
-_OTHER_BREAK = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def text_lines(text: str | PackedText) -> Iterable[str]:
