@@ -81,19 +81,30 @@ def variant(interface: type[R], shared: dict[str, object], slots: tuple[str, ...
                         "each shared, derived or in a slot exactly once")
     made = _Variant(interface.__name__, (interface,), {
         **shared, **{name: property(compute) for name, compute in derived.items()}, "__slots__": slots,
-        "__qualname__": interface.__qualname__, "__module__": interface.__module__})
+        "__qualname__": interface.__qualname__, "__module__": interface.__module__, "__reduce__": _reduce_variant})
     made.__new__ = _compiled(made, "__new__", "kind", slots, {}, "    return _new(kind)\n", {"_new": object.__new__})
     made.__init__ = _compiled_init(made, slots, {})
-    made.__reduce__ = lambda record, kind=made, get=_fields_getter(slots): (kind, get(record))
-    made.__variant__ = (interface, shared, slots, derived)
     return made
 
 
 class _Variant(type):
-    """The class of variants: copyreg pickles each as how to make it again."""
+    """The class of variants: copyreg pickles each as how to make it again, read from the class
+    itself (a parser makes thousands: none keeps a copy of its recipe)."""
 
 
-copyreg.pickle(_Variant, lambda kind: (variant, kind.__variant__))
+def _variant_recipe(kind: _Variant) -> tuple:
+    interface, slots = kind.__bases__[0], kind.__slots__
+    derived = {name: value.fget for name, value in kind.__dict__.items() if isinstance(value, property)}
+    shared = {name: kind.__dict__[name] for name in interface.__match_args__ if name not in slots and name not in derived}
+    return variant, (interface, shared, slots, derived)
+
+
+def _reduce_variant(record) -> tuple:
+    kind = type(record)
+    return kind, tuple(getattr(record, name) for name in kind.__slots__)
+
+
+copyreg.pickle(_Variant, _variant_recipe)
 
 
 def _compiled_init(cls: type, slots: tuple[str, ...], defaults: dict) -> Callable:
