@@ -21,14 +21,12 @@ from __future__ import annotations
 
 from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 from ..model import Action, FirewallRule, Location, PortMatch, field_names, variant
 from .common import Word
+from .iptables import Table, _fast_statement, chain_name, model_rule
 from .iptables_options import TARGET_OPTIONS, action_of, read_rule
-
-if TYPE_CHECKING:
-    from .iptables import Table
 
 T = TypeVar("T")
 
@@ -156,9 +154,7 @@ class ShapeReader:
             return None
         share = self.share
         target = shape.values[_TARGET]
-        #: The chain (as its declaration holds the name: one string for its every mention),
-        #: the action (below), then the free values.
-        own: list = [table.chains[words[1]].chain, None]
+        own: list = [chain_name(table, words[1]), None]  # the chain, the action (below), the free values
         for field, index, how, bang in shape.free:
             word = words[index]
             if how == _UNQUOTED:
@@ -166,7 +162,7 @@ class ShapeReader:
             elif how == _ADDRESS:
                 word = word[:word.index(":")]
             if field == _TARGET:
-                own.append(target := table.chains[word].chain if word in table.chains else share(word))
+                own.append(target := chain_name(table, word) if word in table.chains else share(word))
             else:
                 own.append(share(bang + word if bang else word))
         for index, _ in shape.ports.values():
@@ -197,8 +193,6 @@ class ShapeReader:
 
     def _learn(self, shape_key: tuple[str, ...], line: str, number: int) -> Shape | None:
         """Read the shape's first rule with placeholders for its free values."""
-        from .iptables import _fast_statement, model_rule
-
         statement = _fast_statement(line, number)
         if not statement or statement[0] != "rule" or len(statement[1]) != len(shape_key) + 1:
             return None
