@@ -1,4 +1,5 @@
-"""Rules of the common shapes, read without the LALR parser into the very tree it builds.
+"""Rules of the common shapes, and sets of plain elements, read without the LALR parser into the
+very tree it builds.
 
 Most rules of a big ruleset are a few matches and a verdict on one line (``ip saddr 10.0.0.0/8
 tcp dport { 22, 80 } counter accept``). Lark reads them token by token in Python, which is most
@@ -9,6 +10,12 @@ transformer from the tokens the grammar's lexer would have made. Everything else
 statements, a rule that goes on over lines, a word the grammar reads as a keyword only in some
 places) is left to the grammar, which stays the definition of the syntax:
 ``tests/parsers/test_nftables_fast_path.py`` proves both give the same trees.
+
+Where a set may start, :class:`PlainSets` reads a ``{ ... }`` of plain elements (addresses,
+numbers, their ranges and prefixes), over any number of lines, as one ``FAST_SET`` token. The
+blocklists that make nftables files big are such sets: a regular expression checks millions of
+elements in a second, where the grammar takes a minute, and a big set keeps only where it is
+written (:class:`~portlint.parsers.nftables_syntax.PlainSet`) until a rule asks for its elements.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from lark import Token
 from lark.parsers.lalr_analysis import Shift
 
 FAST_RULE = "FAST_RULE"
+FAST_SET = "FAST_SET"
 
 #: One token of a line (or its end: a newline, a `;` or a comment). Names and numbers are
 #: the common words; the grammar's WORD is asked when a name or number is followed by a
@@ -57,33 +65,59 @@ _LOG_OPTIONS = ("prefix", "level", "group")
 _TIME_UNITS = ("second", "minute", "hour", "day", "week")
 
 
-class FastRule(Token):
+class _FastToken(Token):
+    """A token that carries the tree read in one go. Error recovery tries tokens on a deep copy
+    of the parser, which would copy it as a plain token, without its tree: it is kept as it is
+    (nothing changes a token)."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class FastRule(_FastToken):
     """The ``FAST_RULE`` token: a rule read in one go, its tree in ``rule``."""
 
     __slots__ = ("rule",)
 
 
+class FastSet(_FastToken):
+    """The ``FAST_SET`` token: a set of plain elements read in one go, its node in ``set``."""
+
+    __slots__ = ("set",)
+
+
 class FastRuleLexer:
     """Lark's contextual lexer and the postlexer (the frontend's lexer), with the fast path tried
-    wherever the parser may shift a ``FAST_RULE``."""
+    wherever the parser may shift a ``FAST_RULE`` or a ``FAST_SET``."""
 
-    def __init__(self, lexer, rules: LineRules) -> None:
+    def __init__(self, lexer, rules: LineRules, sets: PlainSets) -> None:
         self.lexer = lexer
         self.rules = rules
+        self.sets = sets
         self.enabled = True
 
     def lex(self, lexer_state, parser_state):
         tokens = self.lexer.lex(lexer_state, parser_state)
         states = parser_state.parse_conf.states
-        read = self.rules.read
+        read_rule, read_set = self.rules.read, self.sets.read
         while True:
-            if self.enabled and FAST_RULE in states[parser_state.position]:
-                token = read(lexer_state)
+            expected = states[parser_state.position] if self.enabled else ()
+            if FAST_RULE in expected:
+                token = read_rule(lexer_state)
                 if token is not None and _shifts(states, parser_state.state_stack, FAST_RULE):
                     lexer_state.line_ctr.feed(token, test_newline=False)
                     lexer_state.last_token = token
                     yield token
                     yield self.separator(lexer_state)
+                    continue
+            if FAST_SET in expected:
+                token = read_set(lexer_state)
+                if token is not None and _shifts(states, parser_state.state_stack, FAST_SET):
+                    _skip_to(lexer_state.line_ctr, _source(lexer_state), token.end_pos)
+                    lexer_state.last_token = token
+                    yield token
                     continue
             token = next(tokens, None)
             if token is None:
@@ -93,8 +127,7 @@ class FastRuleLexer:
     def separator(self, lexer_state) -> Token:
         """The newline or `;` that ends a rule read in one go, as the lexer makes it (after the
         blanks and the comment it skips)."""
-        text = lexer_state.text
-        text = text if isinstance(text, str) else text.text
+        text = _source(lexer_state)
         counter = lexer_state.line_ctr
         end = _SEPARATOR.match(text, counter.char_pos)
         counter.feed(text[counter.char_pos:end.start(1)], test_newline=False)
@@ -105,6 +138,21 @@ class FastRuleLexer:
         token.end_line, token.end_column, token.end_pos = counter.line, counter.column, counter.char_pos
         lexer_state.last_token = token
         return token
+
+
+def _source(lexer_state) -> str:
+    text = lexer_state.text
+    return text if isinstance(text, str) else text.text  # Lark >= 1.3 lexes a TextSlice
+
+
+def _skip_to(counter, text: str, end: int) -> None:
+    """Moves Lark's line counter to ``end``, over the newlines on the way."""
+    newline = text.rfind("\n", counter.char_pos, end)
+    if newline >= 0:
+        counter.line += text.count("\n", counter.char_pos, end)
+        counter.line_start_pos = newline + 1
+    counter.char_pos = end
+    counter.column = end - counter.line_start_pos + 1
 
 
 def _shifts(states, state_stack: list[int], terminal: str) -> bool:
@@ -148,12 +196,11 @@ class LineRules:
                                                                           "reject"}
 
     def read(self, lexer_state) -> FastRule | None:
-        text = lexer_state.text
-        text = text if isinstance(text, str) else text.text  # Lark >= 1.3 lexes a TextSlice
+        text = _source(lexer_state)
         counter = lexer_state.line_ctr
         if counter.char_pos >= len(text):
             return None
-        tokens = self._tokens(text, counter.char_pos, counter.line, counter.line_start_pos)
+        tokens = self.tokens(text, counter.char_pos, counter.line, counter.line_start_pos)
         if not tokens:
             return None
         rule = _Reader(self, tokens).rule()
@@ -165,18 +212,25 @@ class LineRules:
         token.rule = rule
         return token
 
-    def _tokens(self, text: str, position: int, line: int, line_start: int) -> list[Token] | None:
+    def tokens(self, text: str, position: int, line: int, line_start: int,
+               set_lines: bool = False) -> list[Token] | None:
         """The tokens of the rest of the line, as the grammar's lexer makes them (words still
         WORD: their terminal depends on where they are); None when the line does not start
-        with a statement the reader knows, or holds what it does not split."""
+        with a statement the reader knows, or holds what it does not split. With ``set_lines``,
+        the tokens of a set up to its closing brace, over its lines and comments."""
         tokens: list[Token] = []
         while True:
             match = _TOKEN.match(text, position)
             if match is None:
                 return None  # a backslash, an unterminated or multi-line string, a stray character
             kind = match.lastgroup
+            if kind == "end" and set_lines and match.group(kind) != ";":
+                position = text.find("\n", match.start(kind))
+                line, line_start = line + 1, position + 1
+                position += 1
+                continue
             if kind == "end":
-                return tokens
+                return None if set_lines else tokens
             start, end = match.span(kind)
             if kind in _AFTER and text[end] not in _AFTER[kind]:
                 end = self.word.match(text, start).end()  # maybe more than a name or a number
@@ -185,12 +239,74 @@ class LineRules:
                 if word is not None:
                     kind, end = "name", word.end()
             value = text[start:end]
-            if not tokens and value not in self.starts:
+            if not tokens and value not in self.starts and not set_lines:
                 return None
             column = start - line_start + 1
             terminal = _TERMINALS.get(kind) or value
             tokens.append(Token(terminal, value, start, line, column, line, column + end - start, end))
+            if set_lines and value == "}":
+                return tokens
             position = end
+
+
+class PlainSets:
+    """Reads ``{ ... }`` of plain elements where a set may start, or declines (None): anything
+    else, however valid, is left to the grammar.
+
+    A plain element is an IPv4 address, a word with a colon as the grammar's WORD reads it (an
+    IPv6 or MAC address), a decimal number, or a range (``a-b``) or prefix (``a/n``) of those,
+    written without blanks: never a keyword, so its terminal is known. Elements are separated by
+    commas; a comment and a newline may stand on either side of a comma, as the grammar allows.
+    """
+
+    #: A set written over more characters than this keeps only where it is written
+    #: (:class:`~portlint.parsers.nftables_syntax.PlainSet`); a shorter one is read at once.
+    LAZY_ABOVE = 4096
+
+    def __init__(self, rules: LineRules, lazy_set) -> None:
+        self.rules = rules
+        self.lazy_set = lazy_set  # PlainSet(text, span, read)
+        words = []
+        for copy in ("a", "b"):  # the grammar's WORD twice in one pattern: its group renamed
+            word = rules.word.pattern.replace("WORD_BRACKET", f"WORD_BRACKET_{copy}")
+            words.append(rf"(?:[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}|(?=[0-9a-fA-F]*:)(?:{word})|[0-9]+)")
+        element = rf"{words[0]}(?:-{words[1]}|/[0-9]+)?(?=[ \t\n,}}#])"
+        blank = r"[ \t]*(?:\#[^\n]*)?(?:\n[ \t]*)?"
+        self.opening = re.compile(rf"[ \t]*(\{{){blank}{element}")
+        self.more = re.compile(rf"(?:{blank},{blank}{element}){{1,1024}}")  # bounded: no deep backtracking
+        self.closing = re.compile(rf"{blank}\}}")
+
+    def read(self, lexer_state) -> FastSet | None:
+        text = _source(lexer_state)
+        counter = lexer_state.line_ctr
+        opening = self.opening.match(text, counter.char_pos)
+        if opening is None:
+            return None
+        end, more = opening.end(), self.more.match
+        while (found := more(text, end)) is not None:
+            end = found.end()
+        closing = self.closing.match(text, end)
+        if closing is None:
+            return None
+        start, end = opening.start(1), closing.end()
+        line, column = counter.line, counter.column + start - counter.char_pos
+        last_newline = text.rfind("\n", start, end)
+        end_line = line + text.count("\n", start, end) if last_newline >= 0 else line
+        end_column = end - last_newline if last_newline >= 0 else column + end - start
+        span = (start, end, line, column, end_line, end_column)
+        token = FastSet(FAST_SET, "{ ... }", start, line, column, end_line, end_column, end)
+        token.set = self.lazy_set(text, span, self.elements) if end - start > self.LAZY_ABOVE \
+            else self.elements(text, span)
+        return token
+
+    def elements(self, text: str, span) -> Any:
+        """The set literal written at ``span``, as the grammar reads it."""
+        start, _, line, column, _, _ = span
+        tokens = self.rules.tokens(text, start, line, start - column + 1, set_lines=True)
+        literal = _Reader(self.rules, tokens).set_literal() if tokens else None
+        if literal is None:  # the pattern and the reader disagree: a bug, never the file's fault
+            raise RuntimeError(f"the plain set at line {line} cannot be read again")
+        return literal
 
 
 class _Reader:

@@ -33,6 +33,7 @@ from .nftables_syntax import (
     Hook,
     Include,
     Mapping,
+    PlainSet,
     Policy,
     Rule,
     SetDef,
@@ -65,7 +66,8 @@ class _Chain:
 @dataclass
 class _Set:
     name: str
-    #: (key, value, file) of each element; key and value have their variables bound.
+    #: (key, value, file) of each element; key and value have their variables bound. A big set
+    #: of plain elements is one entry, its PlainSet, read only when a rule asks for its ports.
     elements: list[tuple[Any, Any, str]] = field(default_factory=list)
 
 
@@ -320,7 +322,7 @@ class _Ruleset:
         return table.sets[name]
 
     def add_elements(self, target: _Set, value, path: str) -> None:
-        for item, file in _set_items(self.reader.bind(value, path), path):
+        for item, file in _set_items(self.reader.bind(value, path), path, keep_plain=True):
             if isinstance(item, Mapping):
                 target.elements.append((item.key, item.value, file))
             else:
@@ -329,7 +331,9 @@ class _Ruleset:
     def delete_elements(self, target: _Set, value, path: str) -> None:
         gone = {self.reader.text(item.key if isinstance(item, Mapping) else item, file)
                 for item, file in _set_items(self.reader.bind(value, path), path)}
-        target.elements = [e for e in target.elements if self.reader.text(e[0], e[2]) not in gone]
+        elements = [(item, value, file) for key, value, file in target.elements
+                    for item in (key.items if isinstance(key, PlainSet) else (key,))]
+        target.elements = [e for e in elements if self.reader.text(e[0], e[2]) not in gone]
 
     # -- the declarations ----------------------------------------------------------------------
 
@@ -449,14 +453,16 @@ def _source(texts: dict[str, str], span, path: str) -> str:
     return texts[path][span[0]:span[1]]
 
 
-def _set_items(value, path: str):
+def _set_items(value, path: str, keep_plain: bool = False):
     """The elements of a set literal (through variables and nested sets), in order, with their
-    file."""
+    file; with ``keep_plain``, a big set of plain elements as its one PlainSet."""
     stack = [(value, path)]
     while stack:
         item, file = stack.pop()
         if isinstance(item, Bound):
             stack.append((item.value, item.path))
+        elif keep_plain and isinstance(item, PlainSet):
+            yield item, file
         elif isinstance(item, SetLiteral):
             stack.extend((i, file) for i in reversed(item.items))
         elif isinstance(item, (Element, Mapping)):

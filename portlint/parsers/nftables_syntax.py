@@ -22,7 +22,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 
 from ..model import Diagnostic, Location
 from .common import MAX_SYNTAX_ERRORS, PARSE_ERROR, grammar, one_of, reading_stops
-from .nftables_fast import FAST_RULE, FastRule, FastRuleLexer, LineRules
+from .nftables_fast import FAST_RULE, FAST_SET, FastRule, FastRuleLexer, LineRules, PlainSets
 
 #: Block contents an included file can be parsed as (the grammar's start symbols).
 BODIES = ("start", "table_body", "chain_body", "set_body", "map_body", "flowtable_body",
@@ -312,6 +312,27 @@ class SetRef:
 class SetLiteral:
     items: list
     span: Span | None
+
+
+class PlainSet(SetLiteral):
+    """A big set of plain elements (a blocklist of addresses) read by the fast path: it keeps
+    only where it is written, and reads its elements again each time they are asked for. A
+    million addresses no rule looks into cost nothing; a rule that does gets every element."""
+
+    __slots__ = ("_text", "_read")
+
+    def __init__(self, text: str, span: Span, read) -> None:
+        self._text, self.span, self._read = text, span, read
+
+    @property
+    def items(self) -> list:
+        return self._read(self._text, self.span).items
+
+    def __repr__(self) -> str:
+        return f"PlainSet(span={self.span!r})"
+
+    def __deepcopy__(self, memo):  # error recovery copies the parser's values; nothing changes this one
+        return self
 
 
 @dataclass(slots=True)
@@ -634,6 +655,9 @@ class _ToSyntaxTree(Transformer):
         items = inner[0] if inner and isinstance(inner[0], list) else inner
         return SetLiteral(items, _children_span(children))
 
+    def fast_set(self, children):
+        return children[0].set
+
     def set_list(self, children):
         return _flatten(children)
 
@@ -739,8 +763,8 @@ def _parser():
     _COMPARISONS = frozenset(keywords[op] for op in _RELATIONAL_OPERATORS)
     word = re.compile(parser.get_terminal("WORD").pattern.to_regexp())
     frontend = parser.parser
-    lexer = frontend.lexer = FastRuleLexer(frontend.lexer, LineRules(_TRANSFORMER, keywords, _WORDS.reserved, word,
-                                                                     _NUMBER))
+    rules = LineRules(_TRANSFORMER, keywords, _WORDS.reserved, word, _NUMBER)
+    lexer = frontend.lexer = FastRuleLexer(frontend.lexer, rules, PlainSets(rules, PlainSet))
     return parser, {name: f"'{value}'" for value, name in keywords.items()}, lexer
 
 
@@ -1020,7 +1044,7 @@ class _Recovery:
         return "; expected " + one_of(wanted) if wanted else ""
 
 
-_HIDDEN = frozenset({"RECOVERY", "WORD", "NUMBER", "STRING", "QUOTED", "ASTERISK", "_NL", "$END", FAST_RULE})
+_HIDDEN = frozenset({"RECOVERY", "WORD", "NUMBER", "STRING", "QUOTED", "ASTERISK", "_NL", "$END", FAST_RULE, FAST_SET})
 _COMPARISONS = frozenset({"__ANON_0"})  # replaced once the grammar is loaded
 #: Operators that may continue an expression: true but unhelpful in "expected ...".
 _OPERATORS = frozenset({"'.'", "'('", "')'", "'&'", "'|'", "'^'", "'<<'", "'>>'", "'and'", "'or'",

@@ -23,6 +23,7 @@ from .nftables_syntax import (
     Meta,
     Node,
     Payload,
+    PlainSet,
     Prefix,
     Range,
     SetLiteral,
@@ -98,6 +99,8 @@ def bind(expr, scope: Scope, unknown: Callable[[Var], None]):
         return Bound(expr.name, found.value, found.path, expr.span)
     if isinstance(expr, list):
         return [bind(item, scope, unknown) for item in expr]
+    if isinstance(expr, PlainSet):
+        return expr  # addresses and numbers: no variables
     if isinstance(expr, SetLiteral):
         return SetLiteral(bind(expr.items, scope, unknown), expr.span)
     if isinstance(expr, Element):

@@ -2,7 +2,9 @@
 """Mutation fuzzing of every parser: corpus files, mutated, linted with every rule; any internal
 error (PL000) is a crash, written to the output folder as a regression input. A parser that
 reads big files a block at a time (``reads_blocks``) is also given each input so, in small
-blocks: a document that differs from the one of the text read whole counts as a crash too.
+blocks: a document that differs from the one of the text read whole counts as a crash too. So
+does an nftables document that differs when every rule and set is read by the grammar, or when
+every set of plain elements is kept as a PlainSet.
 
     python3 tests/fuzz/fuzz_parsers.py [--seconds 600] [--inputs N] [--format F]... [--seed 1]
                                         [--out /tmp/portlint-crashes]
@@ -75,6 +77,8 @@ def campaign(seconds: float, seed: int, out: pathlib.Path | None, files: list[pa
             problems = [finding.message for finding in findings if finding.code == "PL000"]
             if getattr(registry.parsers[fmt], "reads_blocks", False):
                 problems.append(read_in_blocks_differs(registry.parsers[fmt], text, scratch / "input", rng))
+            if fmt == "nftables":
+                problems.append(fast_path_differs(registry.parsers[fmt], text))
             for message in filter(None, problems):
                 crashes.append((fmt, text, message))
                 if out is not None:
@@ -98,12 +102,41 @@ def read_in_blocks_differs(parser, text: str, path: pathlib.Path, rng: random.Ra
         in_blocks = parser.parse(packed, str(path))
     finally:
         source_text.BLOCK = block
-    for part in ("declarations", "policies", "diagnostics"):
-        if getattr(in_blocks, part) != getattr(whole, part):
-            return f"read in blocks, its {part} differ"
+    differs = documents_differ(in_blocks, whole, "read in blocks")
+    if differs:
+        return differs
     lines = len(str(packed).splitlines()) + 2
     if any(in_blocks.line_text(n) != whole.line_text(n) for n in range(lines)):
         return "read in blocks, its lines differ"
+    return None
+
+
+def fast_path_differs(parser, text: str) -> str | None:
+    """How the nftables document of ``text`` differs when the grammar reads every rule and set,
+    or when every set of plain elements is a PlainSet read again when asked; None when it is
+    the same."""
+    from portlint.parsers import nftables_fast, nftables_ruleset, nftables_syntax
+
+    usual = parser.parse(text, "fuzz")
+    with_grammar = nftables_ruleset.parse
+    nftables_ruleset.parse = lambda text, path, start: nftables_syntax.parse(text, path, start, fast_path=False)
+    try:
+        by_grammar = parser.parse(text, "fuzz")
+    finally:
+        nftables_ruleset.parse = with_grammar
+    lazy_above, nftables_fast.PlainSets.LAZY_ABOVE = nftables_fast.PlainSets.LAZY_ABOVE, -1
+    try:
+        lazy = parser.parse(text, "fuzz")
+    finally:
+        nftables_fast.PlainSets.LAZY_ABOVE = lazy_above
+    return documents_differ(by_grammar, usual, "read by the grammar") or \
+        documents_differ(lazy, usual, "with every plain set a PlainSet")
+
+
+def documents_differ(document, expected, how: str) -> str | None:
+    for part in ("declarations", "policies", "diagnostics"):
+        if getattr(document, part) != getattr(expected, part):
+            return f"{how}, its {part} differ"
     return None
 
 

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from portlint.model import Action, PortRange
-from portlint.parsers import ParseOptions
+from portlint.parsers import ParseOptions, nftables_fast
 
 
 def nft(parse, text: str, path: str = "ruleset.nft"):
@@ -245,6 +245,50 @@ def test_a_named_set_is_resolved_through_all_its_elements(parse):
     negated = doc.declarations[3]
     assert ports(negated) == [(80, 80), (8000, 8100), (443, 443)] and negated.dport.negated
     assert (negated.location.line, negated.location.column) == (9, 22)
+
+
+def test_a_big_set_is_read_only_when_a_rule_asks_for_its_ports(parse, monkeypatch):
+    """A big set of plain elements (a blocklist) keeps only where it is written: the address set
+    no rule reads ports from is never read, and the model equals the one built from every element
+    read at once."""
+    addresses = ",\n\t\t\t".join(f"10.{i // 250}.{i % 250}.1" for i in range(2000))
+    web = ",\n\t\t\t".join(str(port) for port in range(10000, 11500))
+    text = textwrap.dedent(f"""\
+        define more = {{ {", ".join(str(port) for port in range(20000, 21000))} }}
+        table inet filter {{
+            set blocked {{
+                type ipv4_addr; flags interval
+                elements = {{ {addresses} }}
+            }}
+            set web {{
+                type inet_service; flags interval
+                elements = {{ {web} }}
+            }}
+            chain input {{
+                type filter hook input priority 0; policy drop;
+                ip saddr @blocked drop
+                tcp dport @web accept
+                udp dport $more accept
+            }}
+        }}
+        delete element inet filter web {{ 10001 }}
+    """)
+    reads = []
+    elements = nftables_fast.PlainSets.elements
+    monkeypatch.setattr(nftables_fast.PlainSets, "elements", lambda self, text, span: reads.append(span[2])
+                        or elements(self, text, span))
+    lazy = parse(text, "nftables", "ruleset.nft")
+    line = {name: text[:text.index(needle)].count("\n") + 1 for name, needle in
+            (("blocked", "{ 10.0.0.1,"), ("web", "{ 10000,"), ("10002", "10002"), ("rule", "tcp dport @web"))}
+    assert line["web"] in reads and 1 in reads and line["blocked"] not in reads
+    monkeypatch.setattr(nftables_fast.PlainSets, "LAZY_ABOVE", 10 ** 9)
+    whole = parse(text, "nftables", "ruleset.nft")
+    assert lazy.declarations == whole.declarations and lazy.diagnostics == whole.diagnostics == []
+    blocked, *accepted = lazy.declarations
+    assert (blocked.saddr, blocked.action, blocked.dport) == ("@blocked", Action.DROP, None)
+    assert len(accepted) == 1499 + 1000 and ports(accepted[0]) == [(10000, 10000)] and ports(accepted[1]) == [(10002, 10002)]
+    assert (accepted[1].location.line, accepted[1].location.column, accepted[1].rule_line) == \
+        (line["10002"], 4, line["rule"])
 
 
 def test_a_concatenation_gives_the_port_component_of_each_element(parse):

@@ -1,9 +1,10 @@
 """The fast path of the nftables parser yields exactly what the grammar yields.
 
-``parse()`` reads rules of the common shapes in one go (portlint/parsers/nftables_fast.py) and
-leaves every other line to the grammar; ``parse(..., fast_path=False)`` reads everything with the
-grammar. Here both read the same texts and must agree on every node, token (its terminal and
-position), span and diagnostic.
+``parse()`` reads rules of the common shapes and sets of plain elements in one go
+(portlint/parsers/nftables_fast.py) and leaves everything else to the grammar; ``parse(...,
+fast_path=False)`` reads everything with the grammar. Here both read the same texts and must agree
+on every node, token (its terminal and position), span and diagnostic; a big set read by the fast
+path (a PlainSet, which reads its elements again when asked) must give the grammar's elements.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from lark import Token
 
 from portlint.parsers import nftables_fast
-from portlint.parsers.nftables_syntax import parse
+from portlint.parsers.nftables_syntax import PlainSet, parse
 
 DATA = Path(__file__).parent / "data"
 
@@ -33,36 +34,49 @@ def tree(value):
     if isinstance(value, (list, tuple)):
         return [tree(item) for item in value]
     if dataclasses.is_dataclass(value):
-        return (type(value).__name__, *(tree(getattr(value, f.name)) for f in dataclasses.fields(value)))
+        name = "SetLiteral" if isinstance(value, PlainSet) else type(value).__name__
+        return (name, *(tree(getattr(value, f.name)) for f in dataclasses.fields(value)))
     return value
 
 
 def assert_same(text: str, start: str = "start"):
-    fast, grammar = parse(text, "f.nft", start), parse(text, "f.nft", start, fast_path=False)
-    assert tree(fast.items) == tree(grammar.items)
-    assert fast.diagnostics == grammar.diagnostics
+    """The fast path reads ``text`` as the grammar does, with big sets kept as PlainSets and
+    with every plain set one (so that each is read again)."""
+    grammar = parse(text, "f.nft", start, fast_path=False)
+    for lazy_above in (nftables_fast.PlainSets.LAZY_ABOVE, -1):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(nftables_fast.PlainSets, "LAZY_ABOVE", lazy_above)
+            fast = parse(text, "f.nft", start)
+        assert tree(fast.items) == tree(grammar.items)
+        assert fast.diagnostics == grammar.diagnostics
 
 
 def in_chain(*lines: str) -> str:
     return "table inet t {\n\tchain c {\n" + "".join(f"\t\t{line}\n" for line in lines) + "\t}\n}\n"
 
 
-def fast_rules(text: str) -> int:
-    """How many rules of ``text`` the fast path reads."""
+def fast_reads(text: str, reader=nftables_fast.LineRules) -> int:
+    """How many rules (or, with ``reader`` PlainSets, sets) of ``text`` the fast path reads."""
     read = []
-    original = nftables_fast.LineRules.read
+    original = reader.read
 
     def counting(self, lexer_state):
         token = original(self, lexer_state)
         read.append(token is not None)
         return token
 
-    nftables_fast.LineRules.read = counting
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "read", counting)
         parse(text, "f.nft")
-    finally:
-        nftables_fast.LineRules.read = original
     return sum(read)
+
+
+def fast_rules(text: str) -> int:
+    return fast_reads(text)
+
+
+def fast_sets(text: str) -> int:
+    return fast_reads(text, nftables_fast.PlainSets)
 
 
 SHAPES = [
@@ -186,3 +200,72 @@ def test_a_generated_ruleset(shared):
                           capture_output=True, text=True, check=True).stdout
     assert_same(text)
     assert fast_rules(text) > 2900
+
+
+#: Sets the fast path reads (in a set definition, `ELEMENTS` replaced).
+PLAIN_SETS = [
+    "{ 10.0.0.1 }", "{ 10.0.0.1, 10.0.0.2 }", "{ 10.0.0.0/8, 192.168.0.1-192.168.0.9 }",
+    "{ 2001:db8::1, fe80::/10, ::1-::5, ::ffff:10.0.0.1 }", "{ 00:11:22:33:44:55, 1:2 }", "{ 22, 80-90, 1024/6 }",
+    "{\n\t10.0.0.1,\n\t10.0.0.2\n}", "{ 10.0.0.1 # first\n, 10.0.0.2 }", "{ # the list\n 10.0.0.1 }",
+    "{ 10.0.0.1,# a comment\n\t10.0.0.2 }", "{ 10.0.0.1\n,\n10.0.0.2 }", "{10.0.0.1,10.0.0.2}", "{ 0x10 , 017 }"[:0] + "{ 017 }",
+    "{ 1.2.3.4, 999.999.999.999 }", "{ 10.0.0.1 }#",
+]
+#: Sets left to the grammar: errors, or more than plain elements.
+NOT_PLAIN_SETS = [
+    "{ 10.0.0.1, }", "{ 10.0.0.1,\n\n10.0.0.2 }", "{ 10.0.0.1 10.0.0.2 }", "{ 10.0.0.1 - 10.0.0.9 }", "{ ssh, 22 }",
+    "{ 10.0.0.1 . 22 }", "{ 10.0.0.1 : accept }", "{ $a, 10.0.0.1 }", "{ 10.0.0.1 timeout 1h }",
+    "{ 10.0.0.1 counter }", "{ 1.2.3.4.5 }", "{ 1:2:3:4:5:6:7:8:9 }", "{ [::1] }", "{ 0x10 }", "{ 1h }",
+    "{ 10.0.0.1 \\\n }", "{ 10.0.0.1; }", "{ 10.0.0.1/ 8 }", "{ eth* }", "{ }", "{ 10.0.0.1, # c\n# d\n10.0.0.2 }",
+]
+
+
+def in_set(elements: str) -> str:
+    return f"table inet t {{\n\tset s {{\n\t\ttype ipv4_addr\n\t\telements = {elements}\n\t}}\n}}\n"
+
+
+@pytest.mark.parametrize("elements", PLAIN_SETS)
+def test_plain_sets_are_read_by_the_fast_path(elements):
+    text = in_set(elements)
+    assert_same(text)
+    assert fast_sets(text) == 1
+
+
+@pytest.mark.parametrize("elements", NOT_PLAIN_SETS)
+def test_other_sets_are_left_to_the_grammar(elements):
+    text = in_set(elements)
+    assert_same(text)
+    assert fast_sets(text) == 0
+
+
+@pytest.mark.parametrize("text", [
+    "define blocked = { 10.0.0.1,\n\t10.0.0.2 }\n", "add element inet t s { 10.0.0.1,\n10.0.0.2 }\n",
+    in_chain("ip saddr {\n\t10.0.0.1,\n\t10.0.0.2 } tcp dport {\n\t22, 80 } accept"),
+    in_chain("ip saddr != {\n10.0.0.1 } drop"), in_set("{ { 10.0.0.1 }, 10.0.0.2 }"),
+    "table inet t {\n\tset s {\n\t\telements = { 10.0.0.1 }\n\t}\n}\n",
+])
+def test_places_where_a_plain_set_is_read(text):
+    assert_same(text)
+    assert fast_sets(text) >= 1
+
+
+SET_ALPHABET = ["10.0.0.1", "10.0.0.0", "/8", "/", "-", "10.0.0.9", "::1", "fe80::", "22", "80", "0x10", "1:2", "ssh",
+                ",", ",", ",", " ", "\n", "\n\t", "# c\n", "{", "}", ".", ":", "accept", "$a", "@s", "*", ";", "\\\n"]
+
+
+def test_random_sets_built_from_their_alphabet():
+    rng = random.Random(17)
+    for _ in range(1500):
+        body = "".join(rng.choice(SET_ALPHABET) for _ in range(rng.randint(1, 12)))
+        assert_same(in_set("{ " + body + " }"))
+        assert_same(in_chain(f"ip saddr {{{body}}} accept"))
+
+
+def test_a_big_blocklist_keeps_only_where_it_is_written():
+    rng = random.Random(3)
+    addresses = [f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
+                 for _ in range(5000)]
+    text = in_set("{ " + ",\n\t\t\t".join(addresses) + " }")
+    assert_same(text)
+    elements = parse(text, "f.nft").items[0].body[0].body[-1].value
+    assert isinstance(elements, PlainSet)
+    assert [item.key.value for item in elements.items] == addresses
