@@ -2,7 +2,8 @@
 """Benchmark portlint against the reference tools on the same inputs, in the same run.
 
     python3 tests/benchmarks/bench.py [--runs N] [--only TEXT] [--kubeproxy 20000,200000]
-                                      [--nft 10000,50000] [--compose-lint PATH] [--portlint CMD]
+                                      [--nft 10000,50000] [--blocklist 100] [--compose-lint PATH]
+                                      [--portlint CMD]
 
 portlint is first installed from this checkout into a fresh virtual environment, as pre-commit
 and ``pip install`` users get it (byte-compiled, run through its console script); ``--portlint``
@@ -11,9 +12,9 @@ names another command instead. Each workload runs portlint and its reference too
 portlint / reference on the measure the target names, portlint's peak memory, and whether the
 targets hold (ratio, absolute time, memory, and linear growth between the sizes of a workload).
 A reference tool that is not installed (or not usable, e.g. not root) leaves the workload
-measured for portlint alone. Inputs come from ``../shared/tools/gen_*.py`` and
-``../shared/corpus`` into a temporary folder. Exits 1 when a target is missed. Not collected by
-pytest; docs/performance.md has the figures.
+measured for portlint alone. Inputs come from ``../shared/tools/gen_*.py``,
+``tests/benchmarks/gen_blocklist.py`` and ``../shared/corpus`` into a temporary folder. Exits 1
+when a target is missed. Not collected by pytest; docs/performance.md has the figures.
 """
 from __future__ import annotations
 
@@ -107,6 +108,14 @@ def workloads(tmp: Path, args, portlint: list[str]) -> list[Workload]:
         found.append(Workload(f"nftables: {n} rules", [*check, "--select", "ALL", str(ruleset)],
                               reference(["nft", "-c", "-f", str(ruleset)], ["nft", "-c", "-f", "/dev/null"]),
                               "nft -c -f", "cpu", 3.0, size=n))
+    if args.blocklist:
+        blocklist = tmp / "blocklist.nft"
+        with blocklist.open("w") as out:
+            subprocess.run([sys.executable, str(ROOT / "tests" / "benchmarks" / "gen_blocklist.py"),
+                            str(args.blocklist * 2**20)], stdout=out, check=True)
+        found.append(Workload(f"nftables blocklist: {args.blocklist} MiB", [*check, "--select", "ALL", str(blocklist)],
+                              reference(["nft", "-c", "-f", str(blocklist)], ["nft", "-c", "-f", "/dev/null"]),
+                              "nft -c -f", "cpu", 3.0, max_peak_mib=300 if args.blocklist >= 100 else None))
     compose_lint = args.compose_lint or shutil.which("compose-lint")
     small_compose = generate("gen_compose.py", ["3"], tmp / "small" / "compose.yaml")
     found.append(Workload("compose: one small file (cold)", [*check, str(small_compose)],
@@ -164,6 +173,7 @@ def main() -> int:
     parser.add_argument("--only", help="run the workloads whose name contains this")
     parser.add_argument("--kubeproxy", default="20000,200000", help="kube-proxy dump sizes (rules)")
     parser.add_argument("--nft", default="10000,50000", help="nftables ruleset sizes (rules)")
+    parser.add_argument("--blocklist", type=int, default=100, help="nftables blocklist size (MiB; 0: none)")
     parser.add_argument("--compose-lint", help="the compose-lint executable (default: on PATH)")
     parser.add_argument("--portlint", help="the portlint command to measure (default: installed from this checkout)")
     args = parser.parse_args()
