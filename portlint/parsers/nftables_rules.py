@@ -70,7 +70,7 @@ _NEXT_HEADERS = frozenset({"ah", "comp"})
 _NOT_PLAIN = frozenset({"option", "chunk"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What the rule does with a packet: a normalised action and its target or translation."""
 
@@ -83,7 +83,7 @@ class Outcome:
     location: Location | None = field(default=None, compare=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class PortClause:
     """A port match of the rule; ``pieces`` are its ports element by element, or ``set_ref``
     names the set or map that holds them (``component`` in its concatenated keys)."""
@@ -99,7 +99,7 @@ class PortClause:
     translation: Nat | None = None  # the nat statement a map feeds
 
 
-@dataclass
+@dataclass(slots=True)
 class RuleFacts:
     """What a rule says, statement by statement, in the model's terms."""
 
