@@ -266,12 +266,14 @@ class PlainSets:
     def __init__(self, rules: LineRules, lazy_set) -> None:
         self.rules = rules
         self.lazy_set = lazy_set  # PlainSet(text, span, read)
-        words = []
+        values = []
         for copy in ("a", "b"):  # the grammar's WORD twice in one pattern: its group renamed
             word = rules.word.pattern.replace("WORD_BRACKET", f"WORD_BRACKET_{copy}")
-            words.append(rf"(?:[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}|(?=[0-9a-fA-F]*:)(?:{word})|[0-9]+)")
-        element = rf"{words[0]}(?:-{words[1]}|/[0-9]+)?(?=[ \t\n,}}#])"
-        blank = r"[ \t]*(?:\#[^\n]*)?(?:\n[ \t]*)?"
+            value = rf"[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}|(?=[0-9a-fA-F]*:)(?:{word})|[0-9]+"
+            # Atomic, as the lexer takes the first match: a lookahead's group, then that text.
+            values.append(rf"(?=(?P<value_{copy}>{value}))(?P=value_{copy})")
+        element = rf"{values[0]}(?:-{values[1]}|/[0-9]+)?(?=[ \t\n,}}#])"
+        blank = r"[ \t]*(?:\#[^\n]*(?=\n))?(?:\n[ \t]*)?"  # a comment runs to the end of its line
         self.opening = re.compile(rf"[ \t]*(\{{){blank}{element}")
         self.more = re.compile(rf"(?:{blank},{blank}{element}){{1,1024}}")  # bounded: no deep backtracking
         self.closing = re.compile(rf"{blank}\}}")

@@ -249,7 +249,8 @@ def test_places_where_a_plain_set_is_read(text):
 
 
 SET_ALPHABET = ["10.0.0.1", "10.0.0.0", "/8", "/", "-", "10.0.0.9", "::1", "fe80::", "22", "80", "0x10", "1:2", "ssh",
-                ",", ",", ",", " ", "\n", "\n\t", "# c\n", "{", "}", ".", ":", "accept", "$a", "@s", "*", ";", "\\\n"]
+                ",", ",", ",", " ", "\n", "\n\t", "# c\n", "# c", "{", "}", ".", ":", "accept", "$a", "@s", "*", ";",
+                "\\\n"]
 
 
 def test_random_sets_built_from_their_alphabet():
@@ -258,6 +259,12 @@ def test_random_sets_built_from_their_alphabet():
         body = "".join(rng.choice(SET_ALPHABET) for _ in range(rng.randint(1, 12)))
         assert_same(in_set("{ " + body + " }"))
         assert_same(in_chain(f"ip saddr {{{body}}} accept"))
+
+
+def test_a_comment_in_a_set_runs_to_the_end_of_its_line():
+    # Found by fuzzing: the pattern let a comment end before `, 255 }`, so the fast path took a
+    # set the grammar reads as unclosed, and could not read it again (RuntimeError).
+    assert_same("add rule ip6 t c tcp dport { 0, 4-127# c, 255 }\nadd rule ip6 t c tcp dport 22 accept\n")
 
 
 def test_a_big_blocklist_keeps_only_where_it_is_written():
