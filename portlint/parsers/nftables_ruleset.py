@@ -331,9 +331,9 @@ class _Ruleset:
     def delete_elements(self, target: _Set, value, path: str) -> None:
         gone = {self.reader.text(item.key if isinstance(item, Mapping) else item, file)
                 for item, file in _set_items(self.reader.bind(value, path), path)}
-        elements = [(item, value, file) for key, value, file in target.elements
-                    for item in (key.items if isinstance(key, PlainSet) else (key,))]
-        target.elements = [e for e in elements if self.reader.text(e[0], e[2]) not in gone]
+        target.elements = [(key.without(gone), value, file) if isinstance(key, PlainSet) else (key, value, file)
+                           for key, value, file in target.elements
+                           if isinstance(key, PlainSet) or self.reader.text(key, file) not in gone]
 
     # -- the declarations ----------------------------------------------------------------------
 

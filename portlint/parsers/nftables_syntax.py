@@ -319,14 +319,23 @@ class PlainSet(SetLiteral):
     only where it is written, and reads its elements again each time they are asked for. A
     million addresses no rule looks into cost nothing; a rule that does gets every element."""
 
-    __slots__ = ("_text", "_read")
+    __slots__ = ("_text", "_read", "_deleted")
 
-    def __init__(self, text: str, span: Span, read) -> None:
-        self._text, self.span, self._read = text, span, read
+    def __init__(self, text: str, span: Span, read, deleted: frozenset[str] = frozenset()) -> None:
+        self._text, self.span, self._read, self._deleted = text, span, read, deleted
 
     @property
     def items(self) -> list:
-        return self._read(self._text, self.span).items
+        items = self._read(self._text, self.span).items
+        if self._deleted:
+            text = self._text
+            items = [item for item in items if text[item.span[0]:item.span[1]] not in self._deleted]
+        return items
+
+    def without(self, texts: set[str]) -> PlainSet:
+        """The set without the elements written as one of ``texts`` (`delete element`), still
+        unread."""
+        return PlainSet(self._text, self.span, self._read, self._deleted | texts)
 
     def __repr__(self) -> str:
         return f"PlainSet(span={self.span!r})"

@@ -249,8 +249,8 @@ def test_a_named_set_is_resolved_through_all_its_elements(parse):
 
 def test_a_big_set_is_read_only_when_a_rule_asks_for_its_ports(parse, monkeypatch):
     """A big set of plain elements (a blocklist) keeps only where it is written: the address set
-    no rule reads ports from is never read, and the model equals the one built from every element
-    read at once."""
+    no rule reads ports from is never read, not even to delete an element from it, and the model
+    equals the one built from every element read at once."""
     addresses = ",\n\t\t\t".join(f"10.{i // 250}.{i % 250}.1" for i in range(2000))
     web = ",\n\t\t\t".join(str(port) for port in range(10000, 11500))
     text = textwrap.dedent(f"""\
@@ -272,6 +272,7 @@ def test_a_big_set_is_read_only_when_a_rule_asks_for_its_ports(parse, monkeypatc
             }}
         }}
         delete element inet filter web {{ 10001 }}
+        delete element inet filter blocked {{ 10.0.0.1 }}
     """)
     reads = []
     elements = nftables_fast.PlainSets.elements
