@@ -443,21 +443,20 @@ def _write_baseline(path: str, report: Report) -> None:
 
 
 def cmd_ports(args) -> int:
-    from .inventory import format_table, has_ports, record, table_rows
+    from .inventory import has_ports, record, table_rows, write_table
 
     _, config, linter = _setup(args, select=["PL0"])  # parse only: no rule but the input checks
     # A declaration that several documents share (a compose override or include) is listed once.
     declarations: dict = {}
     report = _lint(args, linter, lambda doc: declarations.update(dict.fromkeys(d for d in doc.declarations if has_ports(d))),
                    exclude=[_relative_glob(g, config) for g in config.exclude])
-    records = [record(d) for d in declarations]
-    with _Output(args.output_file) as stream:
+    with _Output(args.output_file) as stream:  # records made as they are written: a big file's are many
         if args.output_format == "json":
             from .reporters.common import write_json
 
-            write_json(stream, [], records)
+            write_json(stream, [], map(record, declarations))
         else:
-            stream.write(format_table(table_rows(records)))
+            write_table(stream, lambda: table_rows(map(record, declarations)))
     return _input_status(report)
 
 

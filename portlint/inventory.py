@@ -1,7 +1,7 @@
 """``portlint ports``: the inventory of every port declaration portlint understood."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from .model import Declaration, FirewallRule, PortBinding, PortMatch, PortRange
 from .terminal import visible
@@ -49,28 +49,31 @@ def _text_ranges(ranges) -> str:
     return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)
 
 
-def table_rows(records: list[dict[str, Any]]) -> list[list[str]]:
+def table_rows(records: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
     """Rows for people: location, where (table/chain or service), protocol, ports, action."""
-    rows = [["LOCATION", "WHERE", "PROTO", "DPORT", "SPORT", "ACTION"]]
+    yield ["LOCATION", "WHERE", "PROTO", "DPORT", "SPORT", "ACTION"]
     for r in records:
         where_at = f"{r['path']}:{r['line']}"
         if r["format"] == "compose":
             published = _text_ranges([r["published"]] if r["published"] else None)
-            rows.append([where_at, r["service"], r["proto"], f"{published}->{_text_ranges([r['target']])}",
-                         "-", r["kind"]])
+            yield [where_at, r["service"], r["proto"], f"{published}->{_text_ranges([r['target']])}", "-", r["kind"]]
             continue
         neg = lambda flag: "!" if flag else ""  # noqa: E731
         either = r["either"]
-        rows.append([
+        yield [
             where_at, f"{r['family']}/{r['table']}/{r['chain']}", r["proto"] or "any",
             neg(r["dport_negated"]) + _text_ranges(r["dport"]) + (" (either)" if either else ""),
             "-" if either else neg(r["sport_negated"]) + _text_ranges(r["sport"]),
             (r["action"] or "-") + (f" {r['target']}" if r["action"] in ("jump", "goto", "other") else ""),
-        ])
-    return rows
+        ]
 
 
-def format_table(rows: list[list[str]]) -> str:
-    rows = [[visible(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows) + "\n"
+def write_table(stream: TextIO, rows: Callable[[], Iterable[list[str]]]) -> None:
+    """The rows ``rows()`` makes, in aligned columns. The rows are made twice, for the widths
+    of the columns and then for the lines, so that the table of a big file is never held."""
+    widths = None
+    for row in rows():
+        lengths = [len(visible(cell)) for cell in row]
+        widths = lengths if widths is None else list(map(max, widths, lengths))
+    for row in rows():
+        stream.write("  ".join(visible(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")

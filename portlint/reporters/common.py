@@ -5,7 +5,7 @@ import functools
 import json
 import os
 from pathlib import PurePath
-from typing import TextIO
+from typing import Iterable, TextIO
 
 
 @functools.lru_cache(maxsize=4096)
@@ -24,18 +24,19 @@ def project_path(path: str, root: str) -> str:
     return PurePath(relative).as_posix()
 
 
-def write_json(stream: TextIO, document: dict | list, items: list) -> None:
+def write_json(stream: TextIO, document: dict | list, items: Iterable) -> None:
     """Write ``document`` indented, with ``items`` (its big array: SARIF results, Code Quality
     issues) one compact item per line in place of the empty list that must be ``document``'s
     last value, at any depth. As readable as ``json.dump(indent=2)`` and several times faster on
-    large reports: ``indent`` makes the json module leave its C encoder for pure Python."""
+    large reports: ``indent`` makes the json module leave its C encoder for pure Python. The
+    items may be made as they are written (``portlint ports`` of a big file)."""
     head, _, tail = json.dumps(document, indent=2).rpartition("[]")
     last_line = head[head.rfind("\n") + 1:]
     indent = "\n" + " " * (len(last_line) - len(last_line.lstrip(" ")))
     write = stream.write
     write(head + "[")
-    separator = indent + "  "
+    first = separator = indent + "  "
     for item in items:
         write(separator + json.dumps(item))
         separator = "," + indent + "  "
-    write((indent if items else "") + "]" + tail + "\n")
+    write((indent if separator is not first else "") + "]" + tail + "\n")

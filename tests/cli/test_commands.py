@@ -44,6 +44,13 @@ def test_ports_table_for_people(cli, dump):
     assert lines[2].split() == [f"{dump}:4", "ip/filter/INPUT", "udp", "5353", "!53", "accept"]
 
 
+def test_ports_of_a_file_without_ports(cli, tmp_path):
+    path = tmp_path / "rules.v4"
+    path.write_text("*filter\n:INPUT DROP [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n")
+    assert cli("ports", path).out == "LOCATION  WHERE  PROTO  DPORT  SPORT  ACTION\n"
+    assert cli("ports", path, "--output-format", "json").out == "[]\n"
+
+
 def test_ports_reports_what_it_could_not_read(cli, tmp_path):
     path = tmp_path / "rules.v4"
     path.write_text("*filter\n-A INPUT -p tcp --dport 22 -j ACCEPT\ngarbage\nCOMMIT\n")
