@@ -256,7 +256,8 @@ class PlainSets:
     A plain element is an IPv4 address, a word with a colon as the grammar's WORD reads it (an
     IPv6 or MAC address), a decimal number, or a range (``a-b``) or prefix (``a/n``) of those,
     written without blanks: never a keyword, so its terminal is known. Elements are separated by
-    commas; a comment and a newline may stand on either side of a comma, as the grammar allows.
+    commas, and the last may be followed by one; a comment and a newline may stand on either side
+    of a comma, as the grammar allows.
     """
 
     #: A set written over more characters than this keeps only where it is written
@@ -276,7 +277,7 @@ class PlainSets:
         blank = r"[ \t]*(?:\#[^\n]*(?=\n))?(?:\n[ \t]*)?"  # a comment runs to the end of its line
         self.opening = re.compile(rf"[ \t]*(\{{){blank}{element}")
         self.more = re.compile(rf"(?:{blank},{blank}{element}){{1,1024}}")  # bounded: no deep backtracking
-        self.closing = re.compile(rf"{blank}\}}")
+        self.closing = re.compile(rf"{blank}(?:,{blank})?\}}")
 
     def read(self, lexer_state) -> FastSet | None:
         text = _source(lexer_state)
@@ -597,7 +598,11 @@ class _Reader:
             if element is None:
                 return None
             members = element if members is None else self.build.set_list([members, element])
-            if self.punctuation(",") is None:
+            comma = self.punctuation(",")
+            if comma is None:
+                break
+            if self.token.type == "}":  # a trailing comma
+                members = self.build.set_list([members, comma])
                 break
         closing = self.punctuation("}")
         return None if closing is None else self.build.set_expr([opening, members, closing])

@@ -287,7 +287,8 @@ def test_a_big_set_is_read_only_when_a_rule_asks_for_its_ports(parse, monkeypatc
     assert lazy.declarations == whole.declarations and lazy.diagnostics == whole.diagnostics == []
     blocked, *accepted = lazy.declarations
     assert (blocked.saddr, blocked.action, blocked.dport) == ("@blocked", Action.DROP, None)
-    assert len(accepted) == 1499 + 1000 and ports(accepted[0]) == [(10000, 10000)] and ports(accepted[1]) == [(10002, 10002)]
+    assert len(accepted) == 1499 + 1000
+    assert ports(accepted[0]) == [(10000, 10000)] and ports(accepted[1]) == [(10002, 10002)]
     assert (accepted[1].location.line, accepted[1].location.column, accepted[1].rule_line) == \
         (line["10002"], 4, line["rule"])
 
