@@ -2,8 +2,8 @@
 """Benchmark portlint against the reference tools on the same inputs, in the same run.
 
     python3 tests/benchmarks/bench.py [--runs N] [--only TEXT] [--kubeproxy 20000,200000]
-                                      [--nft 10000,50000] [--blocklist 100] [--compose-lint PATH]
-                                      [--portlint CMD]
+                                      [--nft 10000,50000] [--kubeproxy-nft 10000] [--blocklist 100]
+                                      [--compose-lint PATH] [--portlint CMD]
 
 portlint is first installed from this checkout into a fresh virtual environment, as pre-commit
 and ``pip install`` users get it (byte-compiled, run through its console script); ``--portlint``
@@ -13,7 +13,7 @@ portlint / reference on the measure the target names, portlint's peak memory, an
 targets hold (ratio, absolute time, memory, and linear growth between the sizes of a workload).
 A reference tool that is not installed (or not usable, e.g. not root) leaves the workload
 measured for portlint alone. Inputs come from ``../shared/tools/gen_*.py``,
-``tests/benchmarks/gen_blocklist.py`` and ``../shared/corpus`` into a temporary folder. Exits 1
+``tests/benchmarks/gen_*.py`` and ``../shared/corpus`` into a temporary folder. Exits 1
 when a target is missed. Not collected by pytest; docs/performance.md has the figures.
 """
 from __future__ import annotations
@@ -63,11 +63,16 @@ def run(cmd: list[str]) -> Run:
     return Run(time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
-def generate(tool: str, args: list[str], target: Path) -> Path:
+def generate(tool: str, args: list[str], target: Path, tools: Path = TOOLS) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w") as out:
-        subprocess.run([sys.executable, str(TOOLS / tool), *args], stdout=out, check=True)
+        subprocess.run([sys.executable, str(tools / tool), *args], stdout=out, check=True)
     return target
+
+
+def generate_here(tool: str, args: list[str], target: Path) -> Path:
+    """A workload from a generator of this folder (the others come from ../shared/tools)."""
+    return generate(tool, args, target, Path(__file__).parent)
 
 
 def reference(cmd: list[str], probe: list[str] | None = None) -> list[str] | None:
@@ -108,11 +113,13 @@ def workloads(tmp: Path, args, portlint: list[str]) -> list[Workload]:
         found.append(Workload(f"nftables: {n} rules", [*check, "--select", "ALL", str(ruleset)],
                               reference(["nft", "-c", "-f", str(ruleset)], ["nft", "-c", "-f", "/dev/null"]),
                               "nft -c -f", "cpu", 3.0, size=n))
+    for n in [int(x) for x in args.kubeproxy_nft.split(",") if x]:
+        ruleset = generate_here("gen_kubeproxy_nft.py", [str(n)], tmp / f"kubeproxy-{n}.nft")
+        found.append(Workload(f"nftables kube-proxy mode: {n} services", [*check, "--select", "ALL", str(ruleset)],
+                              reference(["nft", "-c", "-f", str(ruleset)], ["nft", "-c", "-f", "/dev/null"]),
+                              "nft -c -f", "cpu", 3.0))
     if args.blocklist:
-        blocklist = tmp / "blocklist.nft"
-        with blocklist.open("w") as out:
-            subprocess.run([sys.executable, str(ROOT / "tests" / "benchmarks" / "gen_blocklist.py"),
-                            str(args.blocklist * 2**20)], stdout=out, check=True)
+        blocklist = generate_here("gen_blocklist.py", [str(args.blocklist * 2**20)], tmp / "blocklist.nft")
         found.append(Workload(f"nftables blocklist: {args.blocklist} MiB", [*check, "--select", "ALL", str(blocklist)],
                               reference(["nft", "-c", "-f", str(blocklist)], ["nft", "-c", "-f", "/dev/null"]),
                               "nft -c -f", "cpu", 3.0, max_peak_mib=300 if args.blocklist >= 100 else None))
@@ -173,6 +180,7 @@ def main() -> int:
     parser.add_argument("--only", help="run the workloads whose name contains this")
     parser.add_argument("--kubeproxy", default="20000,200000", help="kube-proxy dump sizes (rules)")
     parser.add_argument("--nft", default="10000,50000", help="nftables ruleset sizes (rules)")
+    parser.add_argument("--kubeproxy-nft", default="10000", help="kube-proxy nftables-mode sizes (services)")
     parser.add_argument("--blocklist", type=int, default=100, help="nftables blocklist size (MiB; 0: none)")
     parser.add_argument("--compose-lint", help="the compose-lint executable (default: on PATH)")
     parser.add_argument("--portlint", help="the portlint command to measure (default: installed from this checkout)")
