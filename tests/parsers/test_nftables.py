@@ -633,6 +633,27 @@ def test_hostile_nesting_is_reported_not_a_crash(parse):
 # -- memory ----------------------------------------------------------------------------------------
 
 
+def test_a_rule_that_names_no_set_is_declared_as_it_is_read(parse, monkeypatch):
+    """Its facts (about 2 KB a rule) are dropped at once; a rule that names a set or map waits for
+    the end of the file, which may add elements. The model is the one made at the end."""
+    from portlint.parsers import nftables_ruleset
+
+    ruleset = chain("tcp dport { 22, 80 } accept\ntcp dport @web accept\nip saddr vmap @dispatch\n"
+                    "jump other\n") + "table inet filter {\n\tchain other {\n\t\tudp dport 53 accept\n\t}\n}\n" \
+        "add chain inet filter scratch\nadd rule inet filter scratch tcp dport 23 accept\nflush chain inet filter scratch\n" \
+        "add element inet filter web { 443 }\n"
+    kept = []
+    finish = nftables_ruleset._Ruleset.finish
+    monkeypatch.setattr(nftables_ruleset._Ruleset, "finish",
+                        lambda self: kept.extend(r.facts is not None for r in self.rules) or finish(self))
+    early = parse(ruleset, "nftables")
+    assert kept == [False, True, True, False, False, False]
+    monkeypatch.setattr(nftables_ruleset._Ruleset, "declare_now", lambda self, record: None)
+    late = parse(ruleset, "nftables")
+    assert early.declarations == late.declarations and early.diagnostics == late.diagnostics
+    assert [ports(r) for r in early.declarations if r.dport] == [[(22, 22)], [(80, 80)], [(443, 443)], [(53, 53)]]
+
+
 def test_reading_a_ruleset_leaves_no_garbage_cycles(parse):
     """The model the reader builds is freed when the document is read: nothing waits for the
     cycle collector, which the linter pauses while it parses (tests/test_cycles.py)."""
