@@ -66,14 +66,9 @@ _TIME_UNITS = ("second", "minute", "hour", "day", "week")
 
 
 class _FastToken(Token):
-    """A token that carries the tree read in one go. Error recovery tries tokens on a deep copy
-    of the parser, which would copy it as a plain token, without its tree: it is kept as it is
-    (nothing changes a token)."""
+    """A token that carries the tree read in one go."""
 
     __slots__ = ()
-
-    def __deepcopy__(self, memo):
-        return self
 
 
 class FastRule(_FastToken):

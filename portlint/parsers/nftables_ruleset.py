@@ -1,9 +1,9 @@
 """nftables rulesets (``nft -f`` files, ``nft list ruleset`` output), read as nft reads them.
 
-The file is parsed once (``grammars/nftables.lark``, :mod:`.nftables_syntax`); its statements
-are then run in order against a model of the ruleset, as nft runs them: tables, chains and sets
-are created, flushed and deleted, variables are defined and bound, included files are read where
-they are included. A rule becomes :class:`~portlint.model.FirewallRule` declarations as soon as
+The file is parsed once (``grammars/nftables.lark``, :mod:`.nftables_syntax`), and each of its
+statements is run as soon as the parser has read it (:class:`_Reading`), in order, against a model
+of the ruleset, as nft runs them: tables, chains and sets are created, flushed and deleted,
+variables are defined and bound, included files are read where they are included. A rule becomes :class:`~portlint.model.FirewallRule` declarations as soon as
 it is read, unless it names a set or map: elements may be added to those later, so such a rule
 waits until everything is read and the ports and verdicts they hold are resolved. Every declared
 chain becomes a :class:`~portlint.model.ChainPolicy`.
@@ -15,7 +15,7 @@ map or of a map a translation looks up is its own declaration with its own verdi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -25,7 +25,7 @@ from .common import PARSE_ERROR, one_of
 from .nftables_includes import IncludeError, IncludeResolver
 from .nftables_rules import Outcome, PortClause, RuleFacts, RuleReader
 from .nftables_syntax import (
-    ChainDef,
+    BlockHead,
     Command,
     Concat,
     Define,
@@ -34,6 +34,7 @@ from .nftables_syntax import (
     Hook,
     Include,
     Mapping,
+    ObjectSpec,
     PlainSet,
     Policy,
     Rule,
@@ -97,6 +98,50 @@ class _Block:
     chain: _Chain | None = None
     set: _Set | None = None
     body: str = "start"  # the grammar's start symbol for a file included here
+    policy_set: bool = False  # a chain block has set its chain's policy
+
+
+class _Reading:
+    """The sink of one file's parse (see nftables_syntax.parse): runs each statement as it is
+    read, in the block the parser is in, so the parse of a whole ruleset is never held."""
+
+    def __init__(self, ruleset: _Ruleset, path: str, block: _Block) -> None:
+        self.ruleset = ruleset
+        self.path = path
+        #: The open blocks, innermost last, each with the head that opened it. An included file
+        #: starts in a copy of its block: a chain's policy may be set again there.
+        self.blocks: list[tuple[BlockHead | None, _Block]] = [(None, replace(block, policy_set=False))]
+
+    def open(self, head: BlockHead) -> None:
+        ruleset, spec, outer = self.ruleset, head.spec, self.blocks[-1][1]
+        if isinstance(spec, TableSpec):
+            block = _Block(ruleset.table(spec.family, spec.name), body="table_body")
+        elif isinstance(spec, ObjectSpec):  # add chain ip t c { ... }
+            table = ruleset.table(spec.family, spec.table)
+            block = _Block(table, ruleset.chain(table, spec.name, location(self.path, spec.name_span)),
+                           body="chain_body")
+        else:  # chain c { ... } in a table block
+            table = outer.table
+            chain = ruleset.chain(table, spec, location(self.path, head.span)) if table else None
+            block = _Block(table, chain, body="chain_body")
+        ruleset.scope.push()
+        self.blocks.append((head, block))
+
+    def close(self, head: BlockHead) -> None:
+        if any(opened is head for opened, _ in self.blocks):
+            while self.blocks.pop()[0] is not head:
+                self.ruleset.scope.pop()
+            self.ruleset.scope.pop()
+
+    def statement(self, item) -> None:
+        self.ruleset.run(item, self.path, self.blocks[-1][1])
+
+    def finish(self, items: list) -> None:
+        """Run what the parse returned (the statements of a set body an included file is
+        read as) and close the blocks an unrecoverable syntax error left open."""
+        self.ruleset.walk(items, self.path, self.blocks[0][1])
+        while len(self.blocks) > 1:
+            self.close(self.blocks[-1][0])
 
 
 class _Ruleset:
@@ -124,10 +169,10 @@ class _Ruleset:
 
     def read(self, text: str, path: str, block: _Block, real_path: str) -> None:
         self.texts[path] = text
-        result = parse(text, path, block.body)
-        self.document.diagnostics.extend(result.diagnostics)
         self.stack.append(real_path)
-        self.walk(result.items, path, block)
+        reading = _Reading(self, path, block)
+        result = parse(text, path, block.body, sink=reading, diagnostics=self.document.diagnostics)
+        reading.finish(result.items)
         self.stack.pop()
 
     def include(self, item: Include, path: str, block: _Block) -> None:
@@ -152,20 +197,20 @@ class _Ruleset:
     # -- statements ----------------------------------------------------------------------------
 
     def walk(self, items: list, path: str, block: _Block) -> None:
-        """Run the statements ``items`` of a block, each dropped from the list once run: the
-        parse of a whole ruleset is not kept while its model is made (50k rules: 143 MiB)."""
-        policy_set = False
+        """Run the statements ``items`` of a block, each dropped from the list once run."""
         items.reverse()
         while items:
-            item = items.pop()
-            try:
-                policy_set = self.statement(item, path, block, policy_set)
-            except RecursionError:
-                span = span_of(item)
-                self.nested_too_deeply(location(path, span) if span else Location(path, 1))
+            self.run(items.pop(), path, block)
 
-    def statement(self, item, path: str, block: _Block, policy_set: bool) -> bool:
-        """Run one statement of a block; whether the block has set its chain's policy."""
+    def run(self, item, path: str, block: _Block) -> None:
+        try:
+            self.statement(item, path, block)
+        except RecursionError:
+            span = span_of(item)
+            self.nested_too_deeply(location(path, span) if span else Location(path, 1))
+
+    def statement(self, item, path: str, block: _Block) -> None:
+        """Run one statement of a block."""
         if isinstance(item, Include):
             self.include(item, path, block)
         elif isinstance(item, Define):
@@ -174,24 +219,20 @@ class _Ruleset:
             self.scope.undefine(item.name)
         elif isinstance(item, Command):
             self.command(item, path)
-        elif isinstance(item, ChainDef) and block.table:
-            self.chain_block(block.table, self.chain(block.table, item.name, location(path, item.span)),
-                             item.body, path)
         elif isinstance(item, SetDef) and block.table:
             body = "map_body" if item.is_map else "set_body"
             self.walk(item.body, path, _Block(block.table, None, self.set(block.table, item.name), body))
         elif isinstance(item, Hook) and block.chain:
             self.hook(block.chain, item, path)
         elif isinstance(item, Policy) and block.chain:
-            if policy_set:
+            if block.policy_set:
                 self.report(PARSE_ERROR, "you cannot set chain policy twice", location(path, item.span))
             self.policy(block.chain, item, path)
-            return True
+            block.policy_set = True
         elif isinstance(item, Rule) and block.chain:
             self.rule(item, path, block.table, block.chain)
         elif isinstance(item, Elements) and block.set:
             self.add_elements(block.set, item.value, path)
-        return policy_set
 
     def nested_too_deeply(self, where: Location) -> None:
         self.report(PARSE_ERROR, "sets or expressions nested too deeply for portlint to read: the statement "
@@ -217,10 +258,8 @@ class _Ruleset:
         table = self.table(spec.family, spec.table)
         verb, obj = command.verb, command.object
         if obj == "chain":
-            if verb == "add":
-                chain = self.chain(table, spec.name, location(path, spec.name_span))
-                if command.body is not None:
-                    self.chain_block(table, chain, command.body, path)
+            if verb == "add":  # its block, if any, was read by _Reading
+                self.chain(table, spec.name, location(path, spec.name_span))
             elif spec.name in table.chains:
                 self.flush_chain(table.chains[spec.name])
                 if verb == "delete":
@@ -244,12 +283,8 @@ class _Ruleset:
 
     def table_command(self, command: Command, spec: TableSpec, path: str) -> None:
         key = (spec.family, spec.name)
-        if command.verb == "add":
-            table = self.table(spec.family, spec.name)
-            if command.body is not None:
-                self.scope.push()
-                self.walk(command.body, path, _Block(table, body="table_body"))
-                self.scope.pop()
+        if command.verb == "add":  # its block, if any, was read by _Reading
+            self.table(spec.family, spec.name)
         elif command.verb == "delete":
             self.drop_table(key)
         elif key in self.tables:
@@ -258,11 +293,6 @@ class _Ruleset:
                 self.flush_chain(chain)
             for named_set in table.sets.values():
                 named_set.elements.clear()
-
-    def chain_block(self, table: _Table, chain: _Chain, body: list, path: str) -> None:
-        self.scope.push()
-        self.walk(body, path, _Block(table, chain, body="chain_body"))
-        self.scope.pop()
 
     def hook(self, chain: _Chain, hook: Hook, path: str) -> None:
         chain_type, name = hook.type.value, hook.hook.value

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from copy import copy
+from typing import Any, Protocol
 
 from lark import Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -184,6 +185,15 @@ class Command:
     span: Span
 
 
+@dataclass(slots=True, eq=False)
+class BlockHead:
+    """The head of a table or chain block (``table ip t {``, ``chain c {``), reduced before the
+    block's statements so that a sink can run each of them as it is read."""
+
+    spec: TableSpec | ObjectSpec | str  # a chain of the enclosing table is named by a str
+    span: Span
+
+
 @dataclass(slots=True)
 class ChainDef:
     name: str
@@ -340,9 +350,6 @@ class PlainSet(SetLiteral):
     def __repr__(self) -> str:
         return f"PlainSet(span={self.span!r})"
 
-    def __deepcopy__(self, memo):  # error recovery copies the parser's values; nothing changes this one
-        return self
-
 
 @dataclass(slots=True)
 class Element:
@@ -428,6 +435,10 @@ class _ToSyntaxTree(Transformer):
     """Builds the syntax tree bottom-up while the parser reduces (Lark's inline transformer).
     Rules without a method become :class:`Node`."""
 
+    #: What runs the statements of a file as they are read (see :func:`parse`), or None to
+    #: build them into lists.
+    sink: Sink | None = None
+
     def __getattr__(self, name: str):
         if name[:1].islower():
             return lambda children: Node(name, _keep(children), _children_span(children))
@@ -436,11 +447,26 @@ class _ToSyntaxTree(Transformer):
     # -- statements every block accepts, and block bodies -------------------------------------
 
     def start(self, children):
+        """A file, table or chain body, one statement at a time (left-recursive in the
+        grammar): the list so far, and at most one new statement."""
+        if not children:
+            return []
+        items, sink = children[0], self.sink
+        for item in children[1:]:
+            if item is not None and not isinstance(item, Token):
+                if sink is None:
+                    items.append(item)
+                else:
+                    sink.statement(item)
+        return items
+
+    table_body = chain_body = start
+
+    def set_body(self, children):
         return [c for c in children if c is not None and not isinstance(c, Token)]
 
-    table_body = chain_body = set_body = map_body = flowtable_body = counter_body = quota_body = start
-    ct_helper_body = ct_timeout_body = ct_expect_body = limit_body = secmark_body = start
-    synproxy_body = subchain_body = start
+    map_body = flowtable_body = counter_body = quota_body = ct_helper_body = ct_timeout_body = set_body
+    ct_expect_body = limit_body = secmark_body = synproxy_body = subchain_body = set_body
 
     def include(self, children):
         return Include(children[0][1:-1], token_span(children[0]))
@@ -495,8 +521,21 @@ class _ToSyntaxTree(Transformer):
             return Command(verb, obj, spec, body, _children_span(children))
         return build
 
-    add_table = _command("add", "table")
-    add_chain = _command("add", "chain")
+    @staticmethod
+    def _block_command(obj: str):
+        """``add table``/``add chain``, with a block or without; a sink has run the block."""
+        def build(self, children):
+            head = children[0]
+            if not isinstance(head, BlockHead):
+                return Command("add", obj, head, None, _children_span(children))
+            if self.sink is not None:
+                self.sink.close(head)
+                return None
+            return Command("add", obj, head.spec, children[1], _children_span(children))
+        return build
+
+    add_table = _block_command("table")
+    add_chain = _block_command("chain")
     add_rule = _command("add", "rule")
     insert_rule = _command("insert", "rule")
     replace_rule = _command("replace", "rule")
@@ -523,15 +562,31 @@ class _ToSyntaxTree(Transformer):
 
     # -- blocks --------------------------------------------------------------------------------
 
-    def table_block(self, children):
-        return children[0]
+    def table_head(self, children):
+        return self._opened(BlockHead(children[0], children[0].span))
 
-    chain_block = set_block = map_block = flowtable_block = counter_block = quota_block = table_block
-    ct_helper_block = ct_timeout_block = ct_expect_block = limit_block = table_block
-    secmark_block = synproxy_block = table_block
+    chain_head = table_head
+
+    def chain_def_head(self, children):
+        return self._opened(BlockHead(children[0].value, token_span(children[0])))
+
+    def _opened(self, head: BlockHead) -> BlockHead:
+        if self.sink is not None:
+            self.sink.open(head)
+        return head
 
     def chain_def(self, children):
-        return ChainDef(children[0].value, children[1], token_span(children[0]))
+        head, body = children
+        if self.sink is not None:
+            self.sink.close(head)
+            return None
+        return ChainDef(head.spec, body, head.span)
+
+    def set_block(self, children):
+        return children[0]
+
+    map_block = flowtable_block = counter_block = quota_block = ct_helper_block = ct_timeout_block = set_block
+    ct_expect_block = limit_block = secmark_block = synproxy_block = set_block
 
     def set_def(self, children):
         return SetDef(children[0].value, children[1], False, token_span(children[0]))
@@ -777,18 +832,37 @@ def _parser():
     return parser, {name: f"'{value}'" for value, name in keywords.items()}, lexer
 
 
+class Sink(Protocol):
+    """Runs a file's statements as the parser reads them."""
+
+    def open(self, head: BlockHead) -> None:
+        """A table or chain block starts: the statements that follow are in it."""
+
+    def close(self, head: BlockHead) -> None:
+        """The block ``head`` opened has ended (or was dropped by error recovery)."""
+
+    def statement(self, item) -> None:
+        """A statement of the innermost open block (or of the file)."""
+
+
 @dataclass
 class SyntaxResult:
     items: list
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def parse(text: str, path: str, start: str = "start", fast_path: bool = True) -> SyntaxResult:
+def parse(text: str, path: str, start: str = "start", fast_path: bool = True, sink: Sink | None = None,
+          diagnostics: list[Diagnostic] | None = None) -> SyntaxResult:
     """The statements of ``text`` as ``start`` (the whole file, or a block's contents for an
-    included file), and a PL001 diagnostic for each syntax error. Without ``fast_path``, every
-    rule is read by the grammar (the tests compare both)."""
+    included file), and a PL001 diagnostic for each syntax error (appended to ``diagnostics``
+    if given, as they are met). Without ``fast_path``, every rule is read by the grammar (the
+    tests compare both).
+
+    With a ``sink``, the statements of the file and of its table and chain blocks go to the sink
+    as each is read, and are not in the result: a 10 MB ruleset's statements, held until the end
+    of the file, took 236 MiB. Parsing is reentrant (a sink may parse an included file)."""
     parser, keyword_names, lexer = _parser()
-    result = SyntaxResult([])
+    result = SyntaxResult([], [] if diagnostics is None else diagnostics)
     carriage_return = text.find("\r")
     if carriage_return >= 0:
         line = text.count("\n", 0, carriage_return) + 1
@@ -800,14 +874,15 @@ def parse(text: str, path: str, start: str = "start", fast_path: bool = True) ->
     last_line = text.count("\n") + 1
     if not text.endswith("\n"):
         text += "\n"
-    recovery = _Recovery(text, path, keyword_names, result.diagnostics, last_line)
-    lexer.enabled = fast_path
+    recovery = _Recovery(text, path, keyword_names, result.diagnostics, last_line, sink)
+    outer = lexer.enabled, _TRANSFORMER.sink
+    lexer.enabled, _TRANSFORMER.sink = fast_path, sink
     try:
         items = parser.parse(text, start=start, on_error=recovery)
     except LarkError:
         items = []  # an error nothing could recover from (reported by the recovery)
     finally:
-        lexer.enabled = True
+        lexer.enabled, _TRANSFORMER.sink = outer
     result.items = items or []
     return result
 
@@ -838,8 +913,9 @@ class _Recovery:
     grammar does with its `error stmt_separator` rule (here: the RECOVERY token)."""
 
     def __init__(self, text: str, path: str, keyword_names: dict[str, str], diagnostics: list,
-                 last_line: int) -> None:
+                 last_line: int, sink: Sink | None) -> None:
         self.text = text
+        self.sink = sink
         self.last_line = last_line
         self.path = path
         self.names = {**_TERMINAL_NAMES, **keyword_names}
@@ -903,7 +979,7 @@ class _Recovery:
             if popped is None:
                 return None
             depth += popped
-            trial = parser.copy()
+            trial = _trial(parser)
             try:
                 trial.feed_token(Token("RECOVERY", ""))
             except UnexpectedToken:
@@ -912,8 +988,7 @@ class _Recovery:
             parser.feed_token(Token("RECOVERY", ""))
             return depth
 
-    @staticmethod
-    def _unwind(state, pop: bool = False) -> int | None:
+    def _unwind(self, state, pop: bool = False) -> int | None:
         """Pop the parser's stacks back to a state that lists the RECOVERY token (past the
         current one with ``pop``), never into a block whose `}` was already read; the braces
         popped, opening ones counted +1."""
@@ -923,11 +998,25 @@ class _Recovery:
             pop = False
             if len(state.state_stack) == 1:
                 return None
+            if self._pop(state):  # a block's head, with its `{`
+                depth += 1
+                continue
             state.state_stack.pop()
             value = state.value_stack.pop()
             if isinstance(value, Token):
                 depth += {"LBRACE": 1, "RBRACE": -1}.get(value.type, 0)
         return depth
+
+    def _pop(self, state) -> bool:
+        """Pop the parser's stacks once if they end with a block's head, which the sink is
+        told has ended; whether they did."""
+        if not isinstance(state.value_stack[-1], BlockHead):
+            return False
+        state.state_stack.pop()
+        head = state.value_stack.pop()
+        if self.sink is not None:
+            self.sink.close(head)
+        return True
 
     def _skip(self, lexer, unclosed: int, opened: int = 0) -> bool:
         """Move the lexer to the newline or `;` that ends the bad statement, over quoted
@@ -980,8 +1069,9 @@ class _Recovery:
                     parser.feed_token(Token("RECOVERY", ""))
                     parser.feed_token(newline)
                 elif len(state.state_stack) > 1:
-                    state.state_stack.pop()
-                    state.value_stack.pop()
+                    if not self._pop(state):
+                        state.state_stack.pop()
+                        state.value_stack.pop()
                 else:
                     return False
             except UnexpectedToken:
@@ -992,7 +1082,7 @@ class _Recovery:
     def _accepts(parser, token: Token) -> bool:
         """Whether ``token`` may come next (a state may reduce on a token it then rejects)."""
         try:
-            parser.copy().feed_token(token)
+            _trial(parser).feed_token(token)
         except LarkError:
             return False
         return True
@@ -1001,7 +1091,7 @@ class _Recovery:
     def _can_end(parser) -> bool:
         """Whether the file may end here, for the start symbol being parsed."""
         try:
-            parser.copy().feed_eof()
+            _trial(parser).feed_eof()
         except LarkError:
             return False
         return True
@@ -1018,7 +1108,11 @@ class _Recovery:
         token = error.token
         if token.type == "$END":
             line, column = self.last_line, 1
-            return Diagnostic(PARSE_ERROR, "unexpected end of file" + self._expected(error), Location(self.path, line, column))
+            state = error.interactive_parser.parser_state
+            actions = state.parse_conf.states[state.position]
+            # Between the statements of a block, what is missing is its end, not one more statement.
+            expected = "; expected '}'" if {"RECOVERY", "RBRACE"} <= actions.keys() else self._expected(error)
+            return Diagnostic(PARSE_ERROR, "unexpected end of file" + expected, Location(self.path, line, column))
         if token.type == "_NL":
             found, end = "unexpected end of line", column + 1
         elif token.type == "QUOTED":
@@ -1051,6 +1145,16 @@ class _Recovery:
         if keywords:
             wanted += sorted(keywords) if len(keywords) <= _MAX_KEYWORDS else ["a keyword"]
         return "; expected " + one_of(wanted) if wanted else ""
+
+
+def _trial(parser):
+    """A copy of the interactive ``parser`` to try tokens on: it runs no callbacks (they would
+    run statements on the sink) and shares the values it does not change."""
+    state = parser.parser_state
+    conf = copy(state.parse_conf)
+    conf.callbacks = {}
+    trial_state = type(state)(conf, state.lexer, list(state.state_stack), list(state.value_stack))
+    return type(parser)(parser.parser, trial_state, copy(parser.lexer_thread))
 
 
 _HIDDEN = frozenset({"RECOVERY", "WORD", "NUMBER", "STRING", "QUOTED", "ASTERISK", "_NL", "$END", FAST_RULE, FAST_SET})

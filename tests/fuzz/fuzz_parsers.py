@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -119,7 +120,7 @@ def fast_path_differs(parser, text: str) -> str | None:
 
     usual = parser.parse(text, "fuzz")
     with_grammar = nftables_ruleset.parse
-    nftables_ruleset.parse = lambda text, path, start: nftables_syntax.parse(text, path, start, fast_path=False)
+    nftables_ruleset.parse = partial(nftables_syntax.parse, fast_path=False)
     try:
         by_grammar = parser.parse(text, "fuzz")
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -631,6 +632,92 @@ def test_hostile_nesting_is_reported_not_a_crash(parse):
 
 
 # -- memory ----------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """A parse's sink that records what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def open(self, head) -> None:
+        self.events.append(("open", getattr(head.spec, "name", head.spec)))
+
+    def close(self, head) -> None:
+        self.events.append(("close", getattr(head.spec, "name", head.spec)))
+
+    def statement(self, item) -> None:
+        self.events.append((type(item).__name__, item.span[2]))
+
+
+def test_the_statements_of_a_file_and_its_blocks_go_to_the_sink_as_they_are_read():
+    from portlint.parsers.nftables_syntax import parse
+
+    text = ("define p = 22\ntable inet f {\n\tset s { type inet_service; elements = { 80 } }\n"
+            "\tchain a {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport $p accept\n\t}\n"
+            "\tchain b { udp dport 53 accept; }\n}\nadd chain inet f c { tcp dport 1 drop; }\n"
+            "add rule inet f a tcp dport 2 drop\n")
+    sink = Recorder()
+    result = parse(text, "f.nft", sink=sink)
+    assert result.items == [] and result.diagnostics == []
+    assert sink.events == [
+        ("Define", 1), ("open", "f"), ("SetDef", 3), ("open", "a"), ("Hook", 5), ("Policy", 5), ("Rule", 6),
+        ("close", "a"), ("open", "b"), ("Rule", 8), ("close", "b"), ("close", "f"),
+        ("open", "c"), ("Rule", 10), ("close", "c"), ("Command", 11)]
+    without = parse(text, "f.nft")  # the same statements, built into the tree
+    assert [type(item).__name__ for item in without.items] == ["Define", "Command", "Command", "Command"]
+
+
+@pytest.mark.parametrize("text,events", [
+    # a block whose `}` the recovery pops is closed, and its statements were run
+    ("table ip t {\n\tchain c { tcp dport 1 accept; }x\n\tchain d { }\n}\n",
+     [("open", "t"), ("open", "c"), ("Rule", 2), ("close", "c"), ("open", "d"), ("close", "d"), ("close", "t")]),
+    # the end of the file closes the blocks left open
+    ("table ip t {\n\tchain c {\n\t\ttcp dport 1 accept\n",
+     [("open", "t"), ("open", "c"), ("Rule", 3), ("close", "c"), ("close", "t")]),
+    # as does an error nothing recovers from (the file ends inside a set)
+    ("table ip t {\n\tchain c {\n\t\ttcp dport 1 accept\n\t\ttcp dport { 1, 2",
+     [("open", "t"), ("open", "c"), ("Rule", 3)]),
+])
+def test_blocks_broken_by_syntax_errors_are_closed(text, events):
+    from portlint.parsers.nftables_syntax import parse
+
+    sink = Recorder()
+    assert parse(text, "f.nft", sink=sink).diagnostics
+    assert sink.events == events
+
+
+def test_a_file_ending_inside_a_set_keeps_the_rules_read_before(parse):
+    """Regression: nothing recovers from that error, and the whole file used to be lost."""
+    doc = parse("table inet f {\n\tchain c {\n\t\ttcp dport 22 accept\n\t\ttcp dport { 1, 2", "nftables")
+    assert [ports(r) for r in doc.declarations] == [[(22, 22)]]
+    assert [d.message for d in doc.diagnostics] == [
+        "unexpected end of file; expected a value, '{', '}', '$', ',', '*' or a keyword"]
+
+
+def test_the_parse_of_a_ruleset_is_not_held_while_it_is_read():
+    """A 120 KB ruleset of rules (kube-proxy's, tests/benchmarks/gen_kubeproxy_nft.py): built into
+    a tree, its statements take 3.5 MiB; handed to a sink as each is read, the parse holds no
+    more than a statement at a time (the biggest: a set of the table, 120 elements)."""
+    import subprocess
+    import sys
+    import tracemalloc
+
+    from portlint.parsers.nftables_syntax import parse
+
+    generator = Path(__file__).parents[1] / "benchmarks" / "gen_kubeproxy_nft.py"
+    text = subprocess.run([sys.executable, str(generator), "120"], capture_output=True, text=True, check=True).stdout
+    parse("table ip t { chain c { tcp dport 1 accept; }; }\n", "warm.nft")
+    peaks = []
+    for sink in (None, Recorder()):
+        tracemalloc.start()
+        try:
+            parse(text, "kube-proxy.nft", sink=sink)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[0] > 2 * 2**20
+    assert peaks[1] < 2**19
 
 
 def test_a_rule_that_names_no_set_is_declared_as_it_is_read(parse, monkeypatch):
