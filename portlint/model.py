@@ -7,6 +7,7 @@ parse tree or a YAML node, so a rule written once works on every format. Lines a
 from __future__ import annotations
 
 import copyreg
+import inspect
 import operator
 import re
 from array import array
@@ -85,6 +86,33 @@ def variant(interface: type[R], shared: dict[str, object], slots: tuple[str, ...
     made.__new__ = _compiled(made, "__new__", "kind", slots, {}, "    return _new(kind)\n", {"_new": object.__new__})
     made.__init__ = _compiled_init(made, slots, {})
     return made
+
+
+class SparseRecords:
+    """Makes records of ``interface`` (a ``record(variants=True)``) that store only the fields
+    not at their default, in a variant per combination of the fields stored and the values of
+    the ``shared`` fields. A rule of an nftables ruleset sets 6 to 9 of FirewallRule's 25
+    fields: 80 to 104 bytes, where a record of its own takes 232."""
+
+    def __init__(self, interface: type[R], shared: tuple[str, ...]) -> None:
+        self.interface = interface
+        self.fields = field_names(interface)
+        self.shared = shared
+        self.defaults = {name: parameter.default for name, parameter in inspect.signature(interface).parameters.items()
+                         if parameter.default is not parameter.empty}
+        self.kinds: dict[tuple, type[R]] = {}
+
+    def __call__(self, **values) -> R:
+        defaults = self.defaults
+        stored = tuple(name for name in self.fields if name not in self.shared
+                       and (name not in defaults or name in values and values[name] != defaults[name]))
+        key = (stored, *(values[name] if name in values else defaults[name] for name in self.shared))
+        kind = self.kinds.get(key)
+        if kind is None:
+            fixed = {name: values[name] if name in values else defaults[name]
+                     for name in self.fields if name not in stored}
+            kind = self.kinds[key] = variant(self.interface, fixed, stored)
+        return kind(*(values[name] for name in stored))
 
 
 class _Variant(type):

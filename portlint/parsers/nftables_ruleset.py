@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location
+from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords
 from ..model import PortMatch as ModelPortMatch
 from .common import PARSE_ERROR, one_of
 from .nftables_includes import IncludeError, IncludeResolver
@@ -168,6 +168,7 @@ class _Ruleset:
         #: One object per text the declarations repeat: of the 113k jump targets of kube-proxy's
         #: 10 MB ruleset, 41k are distinct (the chains' own names), of its 40k protocols, two.
         self.strings: dict[str | None, str | None] = {}
+        self.firewall_rule = SparseRecords(FirewallRule, ("format", "family", "table"))
 
     # -- reading files -------------------------------------------------------------------------
 
@@ -444,7 +445,7 @@ class _Ruleset:
         if base["family"] in MIXED_FAMILIES:
             unmodeled += tuple(facts.implied)
         shared = self.strings.setdefault
-        return FirewallRule(
+        return self.firewall_rule(
             location=where, protocol=shared(protocol, protocol), dport=dport, sport=sport, unmodeled=unmodeled,
             action=outcome.action, target=shared(outcome.target, outcome.target),
             target_options=(*facts.effects, *outcome.options),
