@@ -12,7 +12,7 @@ import operator
 import re
 from array import array
 from dataclasses import FrozenInstanceError, dataclass, field
-from itertools import accumulate, islice, repeat
+from itertools import accumulate, compress, islice, repeat
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Callable, TypeVar, Union
 
@@ -90,29 +90,34 @@ def variant(interface: type[R], shared: dict[str, object], slots: tuple[str, ...
 
 class SparseRecords:
     """Makes records of ``interface`` (a ``record(variants=True)``) that store only the fields
-    not at their default, in a variant per combination of the fields stored and the values of
-    the ``shared`` fields. A rule of an nftables ruleset sets 6 to 9 of FirewallRule's 25
-    fields: 80 to 104 bytes, where a record of its own takes 232."""
+    given a value other than their default, in a variant per combination of those fields; the
+    ``shared`` values are every record's. A rule of an nftables ruleset sets 6 to 9 of
+    FirewallRule's 25 fields: 80 to 104 bytes, where a record of its own takes 232. A value is
+    told from its default by identity (None, False and the empty tuple are singletons), so
+    telling them apart costs no comparison."""
 
-    def __init__(self, interface: type[R], shared: tuple[str, ...]) -> None:
+    def __init__(self, interface: type[R], **shared) -> None:
         self.interface = interface
-        self.fields = field_names(interface)
         self.shared = shared
         self.defaults = {name: parameter.default for name, parameter in inspect.signature(interface).parameters.items()
                          if parameter.default is not parameter.empty}
         self.kinds: dict[tuple, type[R]] = {}
+        self._rows: dict[tuple[str, ...], tuple] = {}  # the defaults of the fields given, in order
 
     def __call__(self, **values) -> R:
-        defaults = self.defaults
-        stored = tuple(name for name in self.fields if name not in self.shared
-                       and (name not in defaults or name in values and values[name] != defaults[name]))
-        key = (stored, *(values[name] if name in values else defaults[name] for name in self.shared))
-        kind = self.kinds.get(key)
+        names = tuple(values)
+        defaults = self._rows.get(names)
+        if defaults is None:
+            missing = object()  # a field without a default is always stored
+            defaults = self._rows[names] = tuple(self.defaults.get(name, missing) for name in names)
+        given = tuple(values.values())
+        stored = tuple(map(operator.is_not, given, defaults))
+        kind = self.kinds.get((names, stored))
         if kind is None:
-            fixed = {name: values[name] if name in values else defaults[name]
-                     for name in self.fields if name not in stored}
-            kind = self.kinds[key] = variant(self.interface, fixed, stored)
-        return kind(*(values[name] for name in stored))
+            slots = tuple(compress(names, stored))
+            fixed = {**{name: value for name, value in self.defaults.items() if name not in slots}, **self.shared}
+            kind = self.kinds[names, stored] = variant(self.interface, fixed, slots)
+        return kind(*compress(given, stored))
 
 
 class _Variant(type):

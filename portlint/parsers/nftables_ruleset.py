@@ -78,6 +78,7 @@ class _Table:
     family: str
     name: str
     key: tuple[str, str]  # (family, name), one tuple for all the rules of the table
+    firewall_rule: SparseRecords  # makes the declarations of its rules
     chains: dict[str, _Chain] = field(default_factory=dict)
     sets: dict[str, _Set] = field(default_factory=dict)
 
@@ -168,7 +169,6 @@ class _Ruleset:
         #: One object per text the declarations repeat: of the 113k jump targets of kube-proxy's
         #: 10 MB ruleset, 41k are distinct (the chains' own names), of its 40k protocols, two.
         self.strings: dict[str | None, str | None] = {}
-        self.firewall_rule = SparseRecords(FirewallRule, ("format", "family", "table"))
 
     # -- reading files -------------------------------------------------------------------------
 
@@ -342,7 +342,8 @@ class _Ruleset:
     def table(self, family: str, name: str) -> _Table:
         key = (family, name)
         if key not in self.tables:
-            self.tables[key] = _Table(family, name, key)
+            self.tables[key] = _Table(family, name, key,
+                                      SparseRecords(FirewallRule, format="nftables", family=family, table=name))
         return self.tables[key]
 
     def drop_table(self, key: tuple[str, str]) -> None:
@@ -410,8 +411,7 @@ class _Ruleset:
                 facts.unmodeled.append(f"{clause.protocol or 'th'} {clause.direction} @{clause.set_ref.name}")
         outcomes = self.outcomes(facts, table)
         shared = self.strings.setdefault
-        base = dict(format="nftables", family=table.family, table=table.name, chain=record.chain,
-                    saddr=shared(facts.saddr, facts.saddr), daddr=shared(facts.daddr, facts.daddr),
+        base = dict(chain=record.chain, saddr=shared(facts.saddr, facts.saddr), daddr=shared(facts.daddr, facts.daddr),
                     iif=facts.iif, oif=facts.oif, states=facts.states, comment=facts.comment)
         transport = facts.transport_protocol
         out: list[FirewallRule] = []
@@ -419,7 +419,7 @@ class _Ruleset:
         for protocol, dport, sport in _pair(plain, transport):
             for outcome in outcomes:
                 for ports in _split(dport) if dport else [None]:
-                    out.append(self.declaration(facts, base, protocol, ports, _whole(sport), outcome))
+                    out.append(self.declaration(facts, table, base, protocol, ports, _whole(sport), outcome))
         for clause in facts.matches:
             if clause.mapped is None or clause.pieces is None:
                 continue
@@ -428,24 +428,26 @@ class _Ruleset:
                 match = ModelPortMatch((piece.ports,) if piece else (), False,
                                        piece.location if piece else clause.location)
                 for outcome in self.mapped_outcomes(clause, piece, outcomes):
-                    out.append(self.declaration(facts, base, protocol, match if clause.direction == "dport" else None,
+                    out.append(self.declaration(facts, table, base, protocol,
+                                                match if clause.direction == "dport" else None,
                                                 match if clause.direction == "sport" else None, outcome))
         if not out:  # a rule without ports: its protocol is the one it names, if just one
             protocol = next(iter(facts.protocols)) if len(facts.protocols) == 1 else None
-            out = [self.declaration(facts, base, protocol, None, None, outcome) for outcome in outcomes]
+            out = [self.declaration(facts, table, base, protocol, None, None, outcome) for outcome in outcomes]
         return out
 
-    def declaration(self, facts: RuleFacts, base: dict, protocol, dport, sport, outcome: Outcome) -> FirewallRule:
+    def declaration(self, facts: RuleFacts, table: _Table, base: dict, protocol, dport, sport,
+                    outcome: Outcome) -> FirewallRule:
         """A declaration located at its port (where it is written, an element of a set defined
         elsewhere in the file too); ``rule_line`` ties it to its statement."""
         where = (dport or sport).location if (dport or sport) else (outcome.location or facts.location)
         if where.path != facts.location.path:  # an element written in another file
             where = facts.location
         unmodeled = facts.unmodeled_for(protocol)
-        if base["family"] in MIXED_FAMILIES:
+        if table.family in MIXED_FAMILIES:
             unmodeled += tuple(facts.implied)
         shared = self.strings.setdefault
-        return self.firewall_rule(
+        return table.firewall_rule(
             location=where, protocol=shared(protocol, protocol), dport=dport, sport=sport, unmodeled=unmodeled,
             action=outcome.action, target=shared(outcome.target, outcome.target),
             target_options=(*facts.effects, *outcome.options),
