@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords
 from ..model import PortMatch as ModelPortMatch
@@ -104,8 +104,14 @@ class _Block:
 
 
 class _Reading:
-    """The sink of one file's parse (see nftables_syntax.parse): runs each statement as it is
-    read, in the block the parser is in, so the parse of a whole ruleset is never held."""
+    """The sink of one file's parse (see nftables_syntax.parse): runs each statement in the
+    block the parser is in, soon after it is read, so the parse of a whole ruleset is never held.
+
+    What the parser hands over is run a batch of ``BATCH`` at a time: parsing and running in
+    turns of one statement each took 10% more time (kube-proxy's ruleset), the two working sets
+    evicting each other from the processor's caches."""
+
+    BATCH = 1024
 
     def __init__(self, ruleset: _Ruleset, path: str, block: _Block) -> None:
         self.ruleset = ruleset
@@ -113,8 +119,28 @@ class _Reading:
         #: The open blocks, innermost last, each with the head that opened it. An included file
         #: starts in a copy of its block: a chain's policy may be set again there.
         self.blocks: list[tuple[BlockHead | None, _Block]] = [(None, replace(block, policy_set=False))]
+        self.pending: list[tuple[Callable, Any]] = []  # (what to run, its argument) in the order read
 
     def open(self, head: BlockHead) -> None:
+        self._later(self._open, head)
+
+    def close(self, head: BlockHead) -> None:
+        self._later(self._close, head)
+
+    def statement(self, item) -> None:
+        self._later(self._statement, item)
+
+    def _later(self, run: Callable, argument) -> None:
+        self.pending.append((run, argument))
+        if len(self.pending) >= self.BATCH:
+            self._run_pending()
+
+    def _run_pending(self) -> None:
+        pending, self.pending = self.pending, []
+        for run, argument in pending:
+            run(argument)
+
+    def _open(self, head: BlockHead) -> None:
         ruleset, spec, outer = self.ruleset, head.spec, self.blocks[-1][1]
         if isinstance(spec, TableSpec):
             block = _Block(ruleset.table(spec.family, spec.name), body="table_body")
@@ -129,21 +155,22 @@ class _Reading:
         ruleset.scope.push()
         self.blocks.append((head, block))
 
-    def close(self, head: BlockHead) -> None:
+    def _close(self, head: BlockHead) -> None:
         if any(opened is head for opened, _ in self.blocks):
             while self.blocks.pop()[0] is not head:
                 self.ruleset.scope.pop()
             self.ruleset.scope.pop()
 
-    def statement(self, item) -> None:
+    def _statement(self, item) -> None:
         self.ruleset.run(item, self.path, self.blocks[-1][1])
 
     def finish(self, items: list) -> None:
         """Run what the parse returned (the statements of a set body an included file is
         read as) and close the blocks an unrecoverable syntax error left open."""
+        self._run_pending()
         self.ruleset.walk(items, self.path, self.blocks[0][1])
         while len(self.blocks) > 1:
-            self.close(self.blocks[-1][0])
+            self._close(self.blocks[-1][0])
 
 
 class _Ruleset:
