@@ -1,12 +1,13 @@
 """nftables rulesets (``nft -f`` files, ``nft list ruleset`` output), read as nft reads them.
 
-The file is parsed once (``grammars/nftables.lark``, :mod:`.nftables_syntax`), and each of its
-statements is run as soon as the parser has read it (:class:`_Reading`), in order, against a model
-of the ruleset, as nft runs them: tables, chains and sets are created, flushed and deleted,
-variables are defined and bound, included files are read where they are included. A rule becomes :class:`~portlint.model.FirewallRule` declarations as soon as
-it is read, unless it names a set or map: elements may be added to those later, so such a rule
-waits until everything is read and the ports and verdicts they hold are resolved. Every declared
-chain becomes a :class:`~portlint.model.ChainPolicy`.
+The file is parsed once (``grammars/nftables.lark``, :mod:`.nftables_syntax`), and its
+statements are run in order soon after the parser has read them (:class:`_Reading`), against a
+model of the ruleset, as nft runs them: tables, chains and sets are created, flushed and
+deleted, variables are defined and bound, included files are read where they are included. A
+rule becomes :class:`~portlint.model.FirewallRule` declarations as soon as it is run, unless it
+names a set or map: elements may be added to those later, so such a rule waits until everything
+is read and the ports and verdicts they hold are resolved. Every declared chain becomes a
+:class:`~portlint.model.ChainPolicy`.
 
 A port match becomes one declaration per element (so a finding points at the element), except a
 negated one (``!= { 22, 80 }``), which is one match of all its ports; each element of a verdict

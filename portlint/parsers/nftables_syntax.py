@@ -13,9 +13,9 @@ ones are kept.
 from __future__ import annotations
 
 import re
+from copy import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
-from copy import copy
 from typing import Any, Protocol
 
 from lark import Token, Transformer
