@@ -94,11 +94,17 @@ class SparseRecords:
     ``shared`` values are every record's. A rule of an nftables ruleset sets 6 to 9 of
     FirewallRule's 25 fields: 80 to 104 bytes, where a record of its own takes 232. A value is
     told from its default by identity (None, False and the empty tuple are singletons), so
-    telling them apart costs no comparison."""
+    telling them apart costs no comparison.
 
-    def __init__(self, interface: type[R], **shared) -> None:
+    A ``derived`` field not given is computed by its function from the record, whose other
+    values may be slots that are not fields (see :func:`variant`): a location given as
+    ``_position=packed_position(...)`` with ``derived={"location": partial(unpacked_location,
+    path)}``."""
+
+    def __init__(self, interface: type[R], derived: dict[str, Callable] | None = None, **shared) -> None:
         self.interface = interface
         self.shared = shared
+        self.derived = derived or {}
         self.defaults = {name: parameter.default for name, parameter in inspect.signature(interface).parameters.items()
                          if parameter.default is not parameter.empty}
         self.kinds: dict[tuple, type[R]] = {}
@@ -114,10 +120,41 @@ class SparseRecords:
         stored = tuple(map(operator.is_not, given, defaults))
         kind = self.kinds.get((names, stored))
         if kind is None:
-            slots = tuple(compress(names, stored))
-            fixed = {**{name: value for name, value in self.defaults.items() if name not in slots}, **self.shared}
-            kind = self.kinds[names, stored] = variant(self.interface, fixed, slots)
+            kind = self.kinds[names, stored] = self._variant(tuple(compress(names, stored)))
         return kind(*compress(given, stored))
+
+    def _variant(self, slots: tuple[str, ...]) -> type[R]:
+        derived = {name: compute for name, compute in self.derived.items() if name not in slots}
+        fixed = {name: value for name, value in self.defaults.items() if name not in slots and name not in derived}
+        return variant(self.interface, {**fixed, **self.shared}, slots, derived)
+
+
+#: Bits of each part of a packed position, lowest first: end column, end line (after the
+#: line), column; the line takes the rest.
+_END_COLUMN_BITS, _END_LINE_BITS, _COLUMN_BITS = 14, 8, 14
+
+
+def packed_position(where: Location) -> int | None:
+    """``where``'s lines and columns as one int (32 bytes up to 16 million lines, where a
+    Location and its line number take 100), to be made a Location again by
+    :func:`unpacked_location`; None when they do not fit (a column past 16383, a location of
+    more than 255 lines or without its end)."""
+    line, column, end_line, end_column = where.line, where.column, where.end_line, where.end_column
+    if (end_line is None or end_column is None or not 0 <= end_line - line < 1 << _END_LINE_BITS
+            or not 0 <= column < 1 << _COLUMN_BITS or not 0 <= end_column < 1 << _END_COLUMN_BITS):
+        return None
+    return (((line << _COLUMN_BITS | column) << _END_LINE_BITS | end_line - line) << _END_COLUMN_BITS) | end_column
+
+
+def unpacked_location(path: str, record) -> Location:
+    """The Location of a record's ``_position`` (see :func:`packed_position`), in ``path``."""
+    packed = record._position
+    end_column = packed & ((1 << _END_COLUMN_BITS) - 1)
+    packed >>= _END_COLUMN_BITS
+    lines = packed & ((1 << _END_LINE_BITS) - 1)
+    packed >>= _END_LINE_BITS
+    line = packed >> _COLUMN_BITS
+    return Location(path, line, packed & ((1 << _COLUMN_BITS) - 1), line + lines, end_column)
 
 
 class _Variant(type):

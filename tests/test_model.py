@@ -8,6 +8,7 @@ import random
 import sys
 import textwrap
 from dataclasses import MISSING, FrozenInstanceError
+from functools import partial
 from typing import ClassVar
 
 import pytest
@@ -187,3 +188,19 @@ def test_sparse_records_store_only_the_fields_not_at_their_default():
     assert other == model.FirewallRule(**values, format="nftables", family="ip", table="t", protocol="tcp", rule_line=4)
     with pytest.raises(TypeError, match="location"):
         make(chain="c")
+
+
+def test_a_packed_position_makes_the_same_location_again():
+    path = "r.nft"
+    make = model.SparseRecords(model.FirewallRule, derived={"location": partial(model.unpacked_location, path)},
+                               format="nftables", family="ip", table="t")
+    for where in (model.Location(path, 1, 1, 1, 2), model.Location(path, 9_999_999, 16383, 10_000_254, 16383)):
+        rule = make(_position=model.packed_position(where), chain="c")
+        full = model.FirewallRule(location=where, chain="c", format="nftables", family="ip", table="t")
+        assert type(rule).__slots__ == ("_position", "chain")
+        assert rule.location == where and rule == full and hash(rule) == hash(full)
+        assert pickle.loads(pickle.dumps(rule)) == full
+    for unpackable in (model.Location(path, 3, 16384, 3, 16390), model.Location(path, 3, 1, 259, 1),
+                       model.Location(path, 3, 1, 3, 16384), model.Location(path, 3, 4)):
+        assert model.packed_position(unpackable) is None
+        assert make(location=unpackable, chain="c").location is unpackable  # stored as it is
