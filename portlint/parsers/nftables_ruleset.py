@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Callable
 
-from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords
+from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords, packed_position, unpacked_location
 from ..model import PortMatch as ModelPortMatch
 from .common import PARSE_ERROR, one_of
 from .nftables_includes import IncludeError, IncludeResolver
@@ -59,11 +59,15 @@ HOOKS = frozenset({"prerouting", "input", "forward", "output", "postrouting", "i
 @dataclass(slots=True)
 class _Chain:
     name: str
-    location: Location | None  # None: only named by rules, never declared
+    #: Its declaration as first made, where the chain is declared; None while only rules name
+    #: it. Its hook, type and policy are set once the whole file is read.
+    declared: ChainPolicy | None = None
     hook: str | None = None
     type: str | None = None
     policy: str | None = None
-    rules: list[_Rule] = field(default_factory=list)
+    #: Its rules are those of the ruleset's list from this index on: flushing the chain moves
+    #: it to the end of the list (no list of its rules is kept: 96 bytes a chain).
+    since: int = 0
 
 
 @dataclass(slots=True)
@@ -79,18 +83,32 @@ class _Table:
     family: str
     name: str
     key: tuple[str, str]  # (family, name), one tuple for all the rules of the table
-    firewall_rule: SparseRecords  # makes the declarations of its rules
     chains: dict[str, _Chain] = field(default_factory=dict)
     sets: dict[str, _Set] = field(default_factory=dict)
+    #: What makes its declarations of each kind, per file they are written in.
+    makers: dict[tuple[type, str], SparseRecords] = field(default_factory=dict)
+
+    def make(self, kind: type, where: Location, **values):
+        """A declaration of ``kind`` located at ``where``, storing only the fields it sets and
+        its location packed in one int (40 bytes a declaration, where a Location took 108)."""
+        maker = self.makers.get((kind, where.path))
+        if maker is None:
+            maker = self.makers[kind, where.path] = SparseRecords(
+                kind, derived={"location": partial(unpacked_location, where.path)},
+                format="nftables", family=self.family, table=self.name)
+        position = packed_position(where)
+        if position is None:
+            return maker(location=where, **values)
+        return maker(_position=position, **values)
 
 
 @dataclass(slots=True)
 class _Rule:
-    facts: RuleFacts | None  # None once the rule's declarations are made
+    """A rule waiting for the end of the file: it names a set or map that may get elements."""
+
+    facts: RuleFacts
     table: tuple[str, str]  # (family, name): the table holds the rule's chain, which holds the rule
     chain: str
-    removed: bool = False
-    declarations: tuple[FirewallRule, ...] | None = None  # a tuple: a list of one takes 88 bytes
 
 
 @dataclass
@@ -191,12 +209,19 @@ class _Ruleset:
         self.ports = PortReader(resolve_service, self.report)
         self.reader = RuleReader(self.scope, self.ports, self.report, partial(_source, self.texts))
         self.tables: dict[tuple[str, str], _Table] = {}
-        self.rules: list[_Rule] = []
+        #: Every rule in the order read: its declaration, or the tuple of them, once made; a
+        #: _Rule while it waits. A rule of a chain flushed or deleted since stays, and is left
+        #: out at the end (a record per rule, to mark it removed, took 130 bytes).
+        self.rules: list[FirewallRule | tuple[FirewallRule, ...] | _Rule] = []
+        #: Whether a chain or table was deleted: a chain made again under its name must not
+        #: take the rules of the one deleted.
+        self.deleted = False
         self.stack: list[str] = []  # real paths of the files being read (include cycles)
         self._set_ports: dict[tuple[int, int | None], list] = {}
-        #: One object per text the declarations repeat: of the 113k jump targets of kube-proxy's
-        #: 10 MB ruleset, 41k are distinct (the chains' own names), of its 40k protocols, two.
-        self.strings: dict[str | None, str | None] = {}
+        #: One object per value the declarations repeat: of the 113k jump targets of kube-proxy's
+        #: 10 MB ruleset, 41k are distinct (the chains' own names), of its 40k protocols two, of
+        #: its 30k DNAT ports a handful.
+        self.shared: dict = {}
 
     # -- reading files -------------------------------------------------------------------------
 
@@ -294,9 +319,10 @@ class _Ruleset:
             if verb == "add":  # its block, if any, was read by _Reading
                 self.chain(table, spec.name, location(path, spec.name_span))
             elif spec.name in table.chains:
-                self.flush_chain(table.chains[spec.name])
                 if verb == "delete":
-                    del table.chains[spec.name]
+                    self.delete_chain(table, spec.name)
+                else:
+                    self.flush_chain(table.chains[spec.name])
         elif obj == "rule":
             self.rule(command.body, path, table, self.chain(table, spec.name, None))
         elif obj in ("set", "map"):
@@ -347,52 +373,51 @@ class _Ruleset:
     def rule(self, rule: Rule, path: str, table: _Table, chain: _Chain) -> None:
         facts = self.reader.read(rule, path, chain.name)
         record = _Rule(facts, table.key, chain.name)
-        chain.rules.append(record)
+        index = len(self.rules)
         self.rules.append(record)
         for name, rules in facts.anonymous_chains:
             inner = self.chain(table, name, None)
             for inner_rule in rules:
                 self.rule(inner_rule, path, table, inner)
         if facts.verdict_map is None and all(clause.set_ref is None for clause in facts.matches):
-            self.declare_now(record)
+            self.declare_now(index, record)
 
-    def declare_now(self, record: _Rule) -> None:
-        """Make the declarations of a rule that names no set or map, and drop its facts (about
+    def declare_now(self, index: int, record: _Rule) -> None:
+        """Make the declarations of a rule that names no set or map and drop its facts (about
         2 KB a rule: 174 MiB for a 10 MB ruleset): nothing read later changes them."""
         try:
-            record.declarations = tuple(self.declarations(record))
+            made = self.declarations(record)
         except RecursionError:
             return  # reported by finish()
-        record.facts = None
+        self.rules[index] = made[0] if len(made) == 1 else tuple(made)
 
     # -- the ruleset ---------------------------------------------------------------------------
 
     def table(self, family: str, name: str) -> _Table:
         key = (family, name)
         if key not in self.tables:
-            self.tables[key] = _Table(family, name, key,
-                                      SparseRecords(FirewallRule, format="nftables", family=family, table=name))
+            self.tables[key] = _Table(family, name, key)
         return self.tables[key]
 
     def drop_table(self, key: tuple[str, str]) -> None:
-        table = self.tables.pop(key, None)
-        for chain in table.chains.values() if table else ():
-            self.flush_chain(chain)
+        self.tables.pop(key, None)
+        self.deleted = True
 
     def chain(self, table: _Table, name: str, declared: Location | None) -> _Chain:
         chain = table.chains.get(name)
         if chain is None:
-            name = self.strings.setdefault(name, name)  # jump targets name it
-            chain = table.chains[name] = _Chain(name, declared)
-        elif chain.location is None:
-            chain.location = declared
+            name = self.shared.setdefault(name, name)  # jump targets name it
+            chain = table.chains[name] = _Chain(name, since=len(self.rules) if self.deleted else 0)
+        if declared is not None and chain.declared is None:
+            chain.declared = table.make(ChainPolicy, declared, chain=name)
         return chain
 
-    @staticmethod
-    def flush_chain(chain: _Chain) -> None:
-        for rule in chain.rules:
-            rule.removed = True
-        chain.rules.clear()
+    def flush_chain(self, chain: _Chain) -> None:
+        chain.since = len(self.rules)
+
+    def delete_chain(self, table: _Table, name: str) -> None:
+        del table.chains[name]
+        self.deleted = True
 
     def set(self, table: _Table, name: str) -> _Set:
         if name not in table.sets:
@@ -417,19 +442,35 @@ class _Ruleset:
 
     def finish(self) -> None:
         document = self.document
-        for record in self.rules:
-            if not record.removed:
+        declarations = document.declarations
+        for index, entry in enumerate(self.rules):
+            if isinstance(entry, FirewallRule):
+                if self.kept(index, (entry.family, entry.table), entry.chain):
+                    declarations.append(entry)
+            elif isinstance(entry, tuple):
+                if self.kept(index, (entry[0].family, entry[0].table), entry[0].chain):
+                    declarations.extend(entry)
+            elif self.kept(index, entry.table, entry.chain):
                 try:
-                    document.declarations.extend(record.declarations if record.facts is None
-                                                 else self.declarations(record))
+                    declarations.extend(self.declarations(entry))
                 except RecursionError:
-                    self.nested_too_deeply(record.facts.location)
+                    self.nested_too_deeply(entry.facts.location)
+        self.rules.clear()
         for table in self.tables.values():
             for chain in table.chains.values():
-                if chain.location is not None:
-                    document.policies.append(ChainPolicy(
-                        location=chain.location, format="nftables", family=table.family, table=table.name,
-                        chain=chain.name, hook=chain.hook, type=chain.type, policy=chain.policy))
+                declared = chain.declared
+                if declared is not None and (chain.hook or chain.type or chain.policy):
+                    declared = table.make(ChainPolicy, declared.location, chain=chain.name, hook=chain.hook,
+                                          type=chain.type, policy=chain.policy)
+                if declared is not None:
+                    document.policies.append(declared)
+
+    def kept(self, index: int, table: tuple[str, str], chain: str) -> bool:
+        """Whether the rule ``index`` of ``chain`` is still in it: its table and chain were not
+        deleted, nor the chain flushed, after the rule was added."""
+        holder = self.tables.get(table)
+        found = holder.chains.get(chain) if holder else None
+        return found is not None and index >= found.since
 
     def declarations(self, record: _Rule) -> list[FirewallRule]:
         facts = record.facts
@@ -438,7 +479,7 @@ class _Ruleset:
             if clause.set_ref is not None and not self.resolve_set(clause, table, facts.location.path):
                 facts.unmodeled.append(f"{clause.protocol or 'th'} {clause.direction} @{clause.set_ref.name}")
         outcomes = self.outcomes(facts, table)
-        shared = self.strings.setdefault
+        shared = self.shared.setdefault
         base = dict(chain=record.chain, saddr=shared(facts.saddr, facts.saddr), daddr=shared(facts.daddr, facts.daddr),
                     iif=facts.iif, oif=facts.oif, states=facts.states, comment=facts.comment)
         transport = facts.transport_protocol
@@ -474,12 +515,13 @@ class _Ruleset:
         unmodeled = facts.unmodeled_for(protocol)
         if table.family in MIXED_FAMILIES:
             unmodeled += tuple(facts.implied)
-        shared = self.strings.setdefault
-        return table.firewall_rule(
-            location=where, protocol=shared(protocol, protocol), dport=dport, sport=sport, unmodeled=unmodeled,
-            action=outcome.action, target=shared(outcome.target, outcome.target),
-            target_options=(*facts.effects, *outcome.options),
-            to_address=shared(outcome.to_address, outcome.to_address), to_ports=outcome.to_ports,
+        shared = self.shared.setdefault
+        options = (*facts.effects, *outcome.options)
+        return table.make(
+            FirewallRule, where, protocol=shared(protocol, protocol), dport=dport, sport=sport,
+            unmodeled=shared(unmodeled, unmodeled), action=outcome.action, target=shared(outcome.target, outcome.target),
+            target_options=shared(options, options), to_address=shared(outcome.to_address, outcome.to_address),
+            to_ports=shared(outcome.to_ports, outcome.to_ports),
             rule_line=facts.location.line if where != facts.location else None, **base)
 
     def outcomes(self, facts: RuleFacts, table: _Table) -> list[Outcome]:

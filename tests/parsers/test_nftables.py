@@ -391,6 +391,31 @@ def test_flush_and_delete_remove_what_came_before(parse):
     assert [ports(r) for r in doc.declarations] == [[(2, 2)], [(5, 5)]]
 
 
+def test_a_chain_made_again_after_a_delete_has_only_its_own_rules(parse):
+    """Rules are removed by where they stand in the ruleset: a chain or table deleted and made
+    again under the same name starts empty, a waiting rule (naming a set) included."""
+    ruleset = """\
+        add table ip t
+        add set ip t s { type inet_service; elements = { 6 } }
+        add rule ip t a tcp dport @s accept
+        add rule ip t b tcp dport 7 accept
+        delete chain ip t a
+        add chain ip t a
+        add rule ip t a tcp dport 8 accept
+        add rule ip u c tcp dport 9 accept
+        delete table ip u
+        add chain ip u c
+        add rule ip u c tcp dport 10 accept
+        add rule ip t b tcp dport @s accept
+    """
+    doc = nft(parse, ruleset)
+    assert [(r.table, r.chain, ports(r)) for r in doc.declarations] == [
+        ("t", "b", [(7, 7)]), ("t", "a", [(8, 8)]), ("u", "c", [(10, 10)]), ("t", "b", [(6, 6)])]
+    assert [(p.table, p.chain) for p in doc.policies] == [("t", "a"), ("u", "c")]
+    doc = nft(parse, ruleset + "        flush table ip t\n        add rule ip t b tcp dport 11 accept\n")
+    assert [ports(r) for r in doc.declarations] == [[(10, 10)], [(11, 11)]]
+
+
 def test_line_continuations_comments_and_semicolons(parse):
     doc = nft(parse, chain("""\
         # a comment
@@ -732,10 +757,11 @@ def test_a_rule_that_names_no_set_is_declared_as_it_is_read(parse, monkeypatch):
     kept = []
     finish = nftables_ruleset._Ruleset.finish
     monkeypatch.setattr(nftables_ruleset._Ruleset, "finish",
-                        lambda self: kept.extend(r.facts is not None for r in self.rules) or finish(self))
+                        lambda self: kept.extend(type(r).__name__ for r in self.rules) or finish(self))
     early = parse(ruleset, "nftables")
-    assert kept == [False, True, True, False, False, False]
-    monkeypatch.setattr(nftables_ruleset._Ruleset, "declare_now", lambda self, record: None)
+    # declared: one FirewallRule or a tuple of them; waiting: a _Rule (a flushed rule is left out at the end)
+    assert kept == ["tuple", "_Rule", "_Rule", "FirewallRule", "FirewallRule", "FirewallRule"]
+    monkeypatch.setattr(nftables_ruleset._Ruleset, "declare_now", lambda self, index, record: None)
     late = parse(ruleset, "nftables")
     assert early.declarations == late.declarations and early.diagnostics == late.diagnostics
     assert [ports(r) for r in early.declarations if r.dport] == [[(22, 22)], [(80, 80)], [(443, 443)], [(53, 53)]]
