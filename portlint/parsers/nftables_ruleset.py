@@ -23,6 +23,7 @@ from typing import Any, Callable
 from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords, packed_position, unpacked_location
 from ..model import PortMatch as ModelPortMatch
 from .common import PARSE_ERROR, one_of
+from .nftables_elements import PackedElements
 from .nftables_includes import IncludeError, IncludeResolver
 from .nftables_rules import Outcome, PortClause, RuleFacts, RuleReader
 from .nftables_syntax import (
@@ -75,7 +76,7 @@ class _Set:
     name: str
     #: (key, value, file) of each element; key and value have their variables bound. A big set
     #: of plain elements is one entry, its PlainSet, read only when a rule asks for its ports.
-    elements: list[tuple[Any, Any, str]] = field(default_factory=list)
+    elements: PackedElements = field(default_factory=PackedElements)
 
 
 @dataclass(slots=True)
@@ -332,7 +333,7 @@ class _Ruleset:
             elif verb == "delete":
                 table.sets.pop(spec.name, None)
             elif spec.name in table.sets:
-                table.sets[spec.name].elements.clear()
+                table.sets[spec.name].elements = PackedElements()
         elif obj == "element":
             target = self.set(table, spec.name)
             if verb == "add":
@@ -351,7 +352,7 @@ class _Ruleset:
             for chain in table.chains.values():
                 self.flush_chain(chain)
             for named_set in table.sets.values():
-                named_set.elements.clear()
+                named_set.elements = PackedElements()
 
     def hook(self, chain: _Chain, hook: Hook, path: str) -> None:
         chain_type, name = hook.type.value, hook.hook.value
@@ -434,9 +435,9 @@ class _Ruleset:
     def delete_elements(self, target: _Set, value, path: str) -> None:
         gone = {self.reader.text(item.key if isinstance(item, Mapping) else item, file)
                 for item, file in _set_items(self.reader.bind(value, path), path)}
-        target.elements = [(key.without(gone), value, file) if isinstance(key, PlainSet) else (key, value, file)
-                           for key, value, file in target.elements
-                           if isinstance(key, PlainSet) or self.reader.text(key, file) not in gone]
+        target.elements = PackedElements(
+            (key.without(gone), value, file) if isinstance(key, PlainSet) else (key, value, file)
+            for key, value, file in target.elements if isinstance(key, PlainSet) or self.reader.text(key, file) not in gone)
 
     # -- the declarations ----------------------------------------------------------------------
 

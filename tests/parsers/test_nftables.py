@@ -294,6 +294,48 @@ def test_a_big_set_is_read_only_when_a_rule_asks_for_its_ports(parse, monkeypatc
         (line["10002"], 4, line["rule"])
 
 
+def test_map_elements_held_packed_read_back_as_they_were_written(parse, monkeypatch):
+    """Elements wait for the end of the file pickled a batch at a time: a map of more than a batch,
+    with a variable, elements added and deleted later and a big plain set among them, gives the
+    document it gives when every element is held as parsed."""
+    from portlint.parsers.nftables_elements import PackedElements
+
+    elements = ",\n\t\t\t".join(f"{port} : {'accept' if port % 2 else 'jump web'}" for port in range(1000, 1700))
+    blocked = ", ".join(f"10.1.{i // 250}.{i % 250}" for i in range(600))  # a PlainSet, over 4 KiB
+    more = ", ".join(f"10.9.0.{i}" for i in range(300))  # read at once: elements of their own
+    text = textwrap.dedent(f"""\
+        define ssh = 22
+        table inet filter {{
+            map dispatch {{
+                type inet_service : verdict
+                elements = {{ $ssh : accept,
+                    {elements} }}
+            }}
+            set blocked {{ type ipv4_addr; elements = {{ 10.0.0.1, {blocked} }} }}
+            chain web {{ }}
+            chain input {{
+                type filter hook input priority 0; policy drop;
+                tcp dport vmap @dispatch
+                ip saddr @blocked tcp dport 23 drop
+            }}
+        }}
+        add element inet filter dispatch {{ 2000 : drop }}
+        delete element inet filter dispatch {{ 1001 : accept }}
+        add element inet filter blocked {{ {more} }}
+        delete element inet filter blocked {{ 10.1.0.3, 10.9.0.3 }}
+    """)
+    packed = parse(text, "nftables", "ruleset.nft")
+    monkeypatch.setattr(PackedElements, "BATCH", 10 ** 9)
+    whole = parse(text, "nftables", "ruleset.nft")
+    assert packed.declarations == whole.declarations and packed.diagnostics == whole.diagnostics == []
+    dispatched = [r for r in packed.declarations if r.dport and r.saddr is None]
+    assert [ports(r)[0][0] for r in dispatched] == [22, 1000, *range(1002, 1700), 2000]
+    assert [r.target for r in dispatched[:4]] == ["accept", "web", "web", "accept"]
+    last = dispatched[-2]
+    assert (last.location.line, last.location.column, last.location.end_column, last.rule_line) == \
+        (6 + 699, 4, 8, 711)
+
+
 def test_a_concatenation_gives_the_port_component_of_each_element(parse):
     doc = nft(parse, """\
         table inet t {
