@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Callable
 
-from ..model import ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords, packed_position, unpacked_location
+from ..model import (ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords, packed_position,
+                     unpacked_location)
 from ..model import PortMatch as ModelPortMatch
 from .common import PARSE_ERROR, one_of
 from .nftables_elements import PackedElements
@@ -437,7 +438,8 @@ class _Ruleset:
                 for item, file in _set_items(self.reader.bind(value, path), path)}
         target.elements = PackedElements(
             (key.without(gone), value, file) if isinstance(key, PlainSet) else (key, value, file)
-            for key, value, file in target.elements if isinstance(key, PlainSet) or self.reader.text(key, file) not in gone)
+            for key, value, file in target.elements
+            if isinstance(key, PlainSet) or self.reader.text(key, file) not in gone)
 
     # -- the declarations ----------------------------------------------------------------------
 
@@ -520,8 +522,9 @@ class _Ruleset:
         options = (*facts.effects, *outcome.options)
         return table.make(
             FirewallRule, where, protocol=shared(protocol, protocol), dport=dport, sport=sport,
-            unmodeled=shared(unmodeled, unmodeled), action=outcome.action, target=shared(outcome.target, outcome.target),
-            target_options=shared(options, options), to_address=shared(outcome.to_address, outcome.to_address),
+            unmodeled=shared(unmodeled, unmodeled), action=outcome.action,
+            target=shared(outcome.target, outcome.target), target_options=shared(options, options),
+            to_address=shared(outcome.to_address, outcome.to_address),
             to_ports=shared(outcome.to_ports, outcome.to_ports),
             rule_line=facts.location.line if where != facts.location else None, **base)
 
