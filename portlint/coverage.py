@@ -13,6 +13,7 @@ never all of them.
 """
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -417,15 +418,16 @@ class _PortTree:
         if end > mid:
             self._insert(2 * node + 1, mid + 1, hi, start, end, entry)
 
-    def candidates(self, dport: Ports | None) -> list[_Entry]:
-        """Entries with no destination port match, and those holding the lowest port of ``dport``."""
+    def candidates(self, dport: Ports | None) -> list[list[_Entry]]:
+        """The lists of entries with no destination port match and of those holding the lowest
+        port of ``dport``, each in the order filed."""
         if not dport:
-            return self.anywhere
+            return [self.anywhere]
         port = dport[0].start
-        found = self.anywhere + self.points.get(port, [])
+        found = [self.anywhere, self.points.get(port, [])]
         node, lo, hi = 1, MIN_PORT, MAX_PORT
         while self.nodes:
-            found.extend(self.nodes.get(node, ()))
+            found.append(self.nodes.get(node, []))
             if lo == hi:
                 break
             mid = (lo + hi) // 2
@@ -465,7 +467,9 @@ class CoverIndex:
             if not values:
                 return None
             choices.append(values)
-        candidates = [entry for key in product(*choices) if key in self._buckets
-                      for entry in self._buckets[key].candidates(matches.dport)]
-        candidates.sort(key=attrgetter("order"))
+        # Merged lazily, earliest first: the first cover usually comes first, where sorting every
+        # candidate made a chain of 20,000 terminal rules in one bucket take 10 s.
+        lists = [entries for key in product(*choices) if key in self._buckets
+                 for entries in self._buckets[key].candidates(matches.dport) if entries]
+        candidates = lists[0] if len(lists) == 1 else heapq.merge(*lists, key=attrgetter("order"))
         return next((e.item for e in candidates if _ports_cover(e.matches, matches)), None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import time
 from functools import lru_cache
 from itertools import product
 
@@ -160,3 +161,21 @@ def test_a_rule_with_no_conditions_matches_everything():
     assert not matches_everything(FirewallRule(Location("r", 1), "iptables", "ip", "filter", "INPUT"))
     assert not matches_everything(FirewallRule(Location("r", 1), "iptables", "ip", "filter", "INPUT",
                                                unmodeled=(), iif="lo"))
+
+
+def test_finding_the_earliest_cover_does_not_grow_with_the_covers_filed():
+    """Rules that all cover one another (the declarations of a verdict map's elements) are filed
+    in one bucket: the earliest is found first, where sorting every candidate for each rule made
+    a chain of 20,000 of them take 10 s. Linear is 10 times; quadratic would be 100."""
+    same = rule(protocol="tcp")
+
+    def seconds(count: int) -> float:
+        index = CoverIndex()
+        start = time.perf_counter()
+        for n in range(count):
+            assert index.first_cover(same) == (0 if n else None)
+            index.add(same, n)
+        return time.perf_counter() - start
+
+    small = min(seconds(2_000) for _ in range(3))
+    assert seconds(20_000) < 30 * small

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -825,3 +826,33 @@ def test_reading_a_ruleset_leaves_no_garbage_cycles(parse):
         gc.set_debug(0)
         gc.garbage.clear()
     assert len(doc.declarations) == 4
+
+
+def test_the_distinct_verdicts_of_a_map_are_found_in_linear_time():
+    """A map of 20,000 elements, each jumping to a chain of its own, took 49 s when each verdict
+    was compared with every one found before. Each distinct verdict is kept where it is first
+    given. Linear is 10 times; quadratic would be 100."""
+    from lark import Token
+
+    from portlint.parsers.nftables_rules import RuleReader
+    from portlint.parsers.nftables_syntax import Verdict
+    from portlint.parsers.nftables_values import PortReader, Scope
+
+    reader = RuleReader(Scope(), PortReader(lambda name, protocol: None, print), print, lambda span, path: "")
+
+    def values(count: int, line: int = 1) -> list:
+        return [(Verdict("goto", Token("STRING", f"c{i}", 0, line + i, 6, line + i, 8, 2),
+                         (0, 2, line + i, 1, line + i, 8)), "r.nft") for i in range(count)]
+
+    choices = reader.verdict_choices(values(3) + values(3, line=10))
+    assert [(c.action, c.target, c.location.line) for c in choices] == [
+        ("goto", "c0", 1), ("goto", "c1", 2), ("goto", "c2", 3)]
+
+    def seconds(count: int) -> float:
+        given = values(count)
+        start = time.perf_counter()
+        assert len(reader.verdict_choices(given)) == count
+        return time.perf_counter() - start
+
+    small = min(seconds(2_000) for _ in range(3))
+    assert seconds(20_000) < 30 * small
