@@ -856,3 +856,44 @@ def test_the_distinct_verdicts_of_a_map_are_found_in_linear_time():
 
     small = min(seconds(2_000) for _ in range(3))
     assert seconds(20_000) < 30 * small
+
+
+def test_rules_expand_set_lookups_no_further_than_the_file_could_write_out(parse):
+    """A set of 5,000 ports looked up by 200 rules (38 KB) made a million declarations, one per
+    rule and element, and 210,000 findings (816 MiB). Declarations are made one per element and
+    verdict while they number fewer than one per byte of the file, and 10,000 more; from the
+    rule that would pass that on, each port match is one match of all its ports, at its `@set`,
+    and a PL005 says so."""
+    elements = ", ".join(str(port) for port in range(1000, 6000))
+    verdicts = ", ".join(f"10.1.{i // 250}.{i % 250} : goto c{i % 3}" for i in range(2000))
+    rules = "".join(f"\t\tip saddr 10.0.0.{i} tcp dport @web accept\n" for i in range(200))
+    text = (f"table inet f {{\n\tset web {{ type inet_service; elements = {{ {elements} }} }}\n"
+            f"\tmap pick {{ type ipv4_addr : verdict; elements = {{ {verdicts} }} }}\n"
+            "\tchain c0 { }\n\tchain c1 { }\n\tchain c2 { }\n"
+            "\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n"
+            f"{rules}\t\tudp dport {{ 53, 123 }} ip saddr vmap @pick\n\t}}\n}}\n")
+    doc = parse(text, "nftables", "big.nft")
+    budget = len(text) + 10_000
+    (stop,) = doc.diagnostics
+    assert stop.code == "PL005" and stop.message.startswith("portlint stops expanding set lookups at this rule")
+    expanded = (stop.location.line - 9) * 5000  # the rules before it, an element each
+    assert budget - 5000 < expanded <= budget
+    assert len(doc.declarations) == expanded + (200 - expanded // 5000) + 1
+    collapsed = [r for r in doc.declarations if r.location.line >= stop.location.line]
+    web = collapsed[0]
+    assert ports(web) == [(port, port) for port in range(1000, 6000)]
+    assert (web.action, web.saddr) == (Action.ACCEPT, f"10.0.0.{stop.location.line - 9}")
+    line = text.splitlines()[stop.location.line - 1]
+    assert (web.location.line, web.location.column) == (stop.location.line, line.index("@web") + 1)
+    picked = collapsed[-1]  # two ports, three verdicts: one declaration, a verdict portlint does not follow
+    assert (ports(picked), picked.action, picked.target) == ([(53, 53), (123, 123)], Action.OTHER, "vmap")
+
+
+def test_a_file_that_writes_its_elements_out_is_expanded_whole(parse):
+    """The bound is more than a file writes out: a set looked up by a few rules is expanded
+    element by element for each of them (5 rules, a set of 30,000 ports in 180 KB)."""
+    elements = ", ".join(str(port) for port in range(1000, 31000))
+    rules = "".join(f"\t\tip saddr 10.0.0.{i} tcp dport @web accept\n" for i in range(5))
+    doc = parse(f"table inet f {{\n\tset web {{ type inet_service; elements = {{ {elements} }} }}\n"
+                f"\tchain input {{\n{rules}\t}}\n}}\n", "nftables", "big.nft")
+    assert doc.diagnostics == [] and len(doc.declarations) == 5 * 30_000
