@@ -1,8 +1,9 @@
 """portlint works with the oldest Lark its pyproject.toml allows.
 
 The nftables fast path reads Lark's parse table and parser state (portlint/parsers/
-nftables_fast.py), which are not a public API: the parser tests run here once more, in a
-subprocess, against the lowest Lark version the dependency accepts.
+nftables_fast.py), and grammars load through portlint's own reading of Lark's parse tables
+(portlint/parsers/common.py): neither is a public API, so the parser tests run here once more,
+in a subprocess, against the lowest Lark version the dependency accepts.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ["tests/parsers/test_nftables_fast_path.py", "tests/parsers/test_nftables.py",
-         "tests/parsers/test_iptables.py", "tests/parsers/test_iptables_fast_path.py"]
+         "tests/parsers/test_iptables.py", "tests/parsers/test_iptables_fast_path.py",
+         "tests/parsers/test_grammar_loading.py"]
 
 
 def lark_floor() -> str:
