@@ -37,8 +37,8 @@ def grammar(name: str, start: tuple[str, ...] = ("start",), transformer=None, po
 def _parse_table(cls, data: dict, memo: dict):
     """Lark's ``IntParseTable.deserialize`` (lark 1.1.9 to 1.3), each distinct action made once:
     lark deserializes the rule of every reduce action again, a dict built per call, which took
-    0.24 s of the 0.4 s the nftables grammar (1,945 states, 107k actions) took to load from
-    lark's cache: the start of every run on a small ruleset."""
+    0.24 s of the 0.4 s the nftables grammar (1,945 states, 113k actions, 99k of them reduces)
+    took to load from lark's cache: the start of every run on a small ruleset."""
     from lark.grammar import Rule
     from lark.parsers.lalr_analysis import Reduce, Shift
 

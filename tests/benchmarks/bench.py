@@ -103,6 +103,10 @@ def workloads(tmp: Path, args, portlint: list[str]) -> list[Workload]:
     found.append(Workload("iptables: one small file (cold)", [*check, str(small_rules)],
                           reference([*restore, str(small_rules)], probe), "iptables-restore --test",
                           max_wall=0.1))
+    small_ruleset = ROOT / "docs" / "examples" / "nftables.conf"
+    found.append(Workload("nftables: one small file (cold)", [*check, str(small_ruleset)],
+                          reference(["nft", "-c", "-f", str(small_ruleset)], ["nft", "-c", "-f", "/dev/null"]),
+                          "nft -c -f", max_wall=0.1))
     for n in [int(x) for x in args.kubeproxy.split(",") if x]:
         dump = generate("gen_kubeproxy.py", [str(n)], tmp / f"kubeproxy-{n}.rules")
         found.append(Workload(f"iptables: kube-proxy dump, {n} rules", [*check, "--select", "ALL", str(dump)],

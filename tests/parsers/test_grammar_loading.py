@@ -24,6 +24,6 @@ def test_a_parse_table_is_read_as_lark_reads_it(name, start):
     assert ours.__class__ is larks.__class__ is IntParseTable
     assert (ours.states, ours.start_states, ours.end_states) == (larks.states, larks.start_states, larks.end_states)
     assert ours.states == parser.parser.parser.parser.parse_table.states
-    # each distinct action is made once: the nftables grammar has 107k actions
+    # each distinct action is made once: the nftables grammar has 113k actions, 3,154 distinct
     actions = [action for row in ours.states.values() for action in row.values()]
     assert len({id(action) for action in actions}) == len(set(actions)) < len(actions)
