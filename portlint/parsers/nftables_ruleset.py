@@ -225,7 +225,7 @@ class _Ruleset:
         self.stack: list[str] = []  # real paths of the files being read (include cycles)
         self._set_ports: dict[tuple[int, int | None], list] = {}
         self._set_outcomes: dict[int, list[Outcome]] = {}
-        self._ranges: dict[int, tuple[list, tuple]] = {}  # id(pieces) -> (pieces, their ranges)
+        self._ranges: dict[int, tuple] = {}  # id of a list of _set_ports -> the ranges of its pieces
         #: How many more declarations the rules may make one per element and verdict (see
         #: declarations()): one per byte of the files read, and 10,000.
         self.expansions_left = EXPANSION_SLACK
@@ -553,7 +553,7 @@ class _Ruleset:
         out = [self.declaration(facts, table, base, protocol, self._whole(dport), self._whole(sport), outcome)
                for protocol, dport, sport in pairs]
         for clause in mapped:
-            match = ModelPortMatch(self._ranges_of(clause.pieces), False, clause.location)
+            match = ModelPortMatch(self._ranges_of(clause), False, clause.location)
             out.append(self.declaration(facts, table, base, clause.protocol or facts.transport_protocol,
                                         match if clause.direction == "dport" else None,
                                         match if clause.direction == "sport" else None,
@@ -568,15 +568,17 @@ class _Ruleset:
         if clause is None:
             return None
         where = clause.pieces[0].location if len(clause.pieces) == 1 else clause.location
-        return ModelPortMatch(self._ranges_of(clause.pieces), clause.negated, where)
+        return ModelPortMatch(self._ranges_of(clause), clause.negated, where)
 
-    def _ranges_of(self, pieces: list) -> tuple:
-        """The ranges of ``pieces``, one tuple for each list: the pieces of a set are one list
-        for every rule that looks it up."""
-        found = self._ranges.get(id(pieces))
+    def _ranges_of(self, clause: PortClause) -> tuple:
+        """The ranges of ``clause``'s pieces; for a set looked up, one tuple for every rule that
+        looks it up (its pieces are one list, held until the end: see resolve_set)."""
+        if clause.set_ref is None:
+            return tuple(p.ports for p in clause.pieces)
+        found = self._ranges.get(id(clause.pieces))
         if found is None:
-            found = self._ranges[id(pieces)] = (pieces, tuple(p.ports for p in pieces))
-        return found[1]
+            found = self._ranges[id(clause.pieces)] = tuple(p.ports for p in clause.pieces)
+        return found
 
     def declaration(self, facts: RuleFacts, table: _Table, base: dict, protocol, dport, sport,
                     outcome: Outcome) -> FirewallRule:

@@ -897,3 +897,22 @@ def test_a_file_that_writes_its_elements_out_is_expanded_whole(parse):
     doc = parse(f"table inet f {{\n\tset web {{ type inet_service; elements = {{ {elements} }} }}\n"
                 f"\tchain input {{\n{rules}\t}}\n}}\n", "nftables", "big.nft")
     assert doc.diagnostics == [] and len(doc.declarations) == 5 * 30_000
+
+
+def test_the_ports_of_a_rule_are_not_kept_once_it_is_declared(parse, monkeypatch):
+    """Only the ranges of a set looked up are kept, once for every rule that looks it up: a
+    rule's own source ports are dropped with its facts."""
+    from portlint.parsers import nftables_ruleset
+
+    kept = []
+    finish = nftables_ruleset._Ruleset.finish
+    monkeypatch.setattr(nftables_ruleset._Ruleset, "finish",
+                        lambda self: finish(self) or kept.extend(self._ranges.values()))
+    rules = "".join(f"tcp sport {{ 1024-65535, {port} }} tcp dport {port} accept\n" for port in range(100, 300))
+    doc = parse(chain(rules + "tcp sport @high tcp dport 22 accept\nudp sport @high udp dport 53 accept\n")
+                + "table inet filter {\n\tset high {\n\t\ttype inet_service; flags interval\n"
+                "\t\telements = { 1024-65535 }\n\t}\n}\n",
+                "nftables")
+    assert len(doc.declarations) == 202 and doc.diagnostics == []
+    assert [[(r.start, r.end) for r in ranges] for ranges in kept] == [[(1024, 65535)]]
+    assert doc.declarations[-1].sport.ranges is doc.declarations[-2].sport.ranges
