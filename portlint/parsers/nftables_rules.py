@@ -86,7 +86,8 @@ class Outcome:
 @dataclass(slots=True)
 class PortClause:
     """A port match of the rule; ``pieces`` are its ports element by element, or ``set_ref``
-    names the set or map that holds them (``component`` in its concatenated keys)."""
+    names the set or map that holds them (``component`` in its concatenated keys), and the
+    ruleset gives them once the file is read (a map's as an iterable read again each time)."""
 
     protocol: str | None  # None: th, whose protocol is the rule's
     direction: str

@@ -916,3 +916,34 @@ def test_the_ports_of_a_rule_are_not_kept_once_it_is_declared(parse, monkeypatch
     assert len(doc.declarations) == 202 and doc.diagnostics == []
     assert [[(r.start, r.end) for r in ranges] for ranges in kept] == [[(1024, 65535)]]
     assert doc.declarations[-1].sport.ranges is doc.declarations[-2].sport.ranges
+
+
+def test_a_map_looked_up_by_several_rules_reports_its_bad_elements_once(parse):
+    """A map's elements are read again for each rule that looks it up (a batch at a time, never
+    all held): what is wrong in them is reported once."""
+    doc = nft(parse, """\
+        table ip nat {
+            map targets {
+                type inet_service : ipv4_addr . inet_service
+                elements = { 80 : 10.0.0.1 . 99999, 443 : 10.0.0.2 . 8443 }
+            }
+            map verdicts {
+                type inet_service : verdict
+                elements = { 22 : accept, 70000 : drop }
+            }
+            chain prerouting {
+                type nat hook prerouting priority -100; policy accept;
+                iifname "eth0" dnat to tcp dport map @targets
+                iifname "eth1" dnat to tcp dport map @targets
+                iifname "eth0" tcp dport vmap @verdicts
+                iifname "eth1" tcp dport vmap @verdicts
+            }
+        }
+    """)
+    assert codes(doc) == [("PL002", 4, 38), ("PL002", 8, 35)]
+    assert [(r.iif, ports(r), r.action, r.to_address, r.to_ports) for r in doc.declarations] == [
+        ("eth0", [(80, 80)], Action.DNAT, "10.0.0.1", None), ("eth0", [(443, 443)], Action.DNAT, "10.0.0.2",
+                                                              (PortRange(8443, 8443),)),
+        ("eth1", [(80, 80)], Action.DNAT, "10.0.0.1", None), ("eth1", [(443, 443)], Action.DNAT, "10.0.0.2",
+                                                              (PortRange(8443, 8443),)),
+        ("eth0", [(22, 22)], Action.ACCEPT, None, None), ("eth1", [(22, 22)], Action.ACCEPT, None, None)]
