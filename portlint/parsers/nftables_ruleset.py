@@ -412,8 +412,8 @@ class _Ruleset:
         return self.tables[key]
 
     def drop_table(self, key: tuple[str, str]) -> None:
-        self.tables.pop(key, None)
-        self.deleted = True
+        if self.tables.pop(key, None) is not None:
+            self.deleted = True
 
     def chain(self, table: _Table, name: str, declared: Location | None) -> _Chain:
         chain = table.chains.get(name)
