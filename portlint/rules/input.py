@@ -68,7 +68,9 @@ class UnusedSuppression(Rule):
 class UnresolvedVariable(DiagnosticRule):
     """A port comes from a variable portlint cannot resolve statically (a compose ``${VAR}``
     with no value and no default, an nftables ``$name`` never defined, a shell ``$(command)``).
-    The port is skipped, never guessed, so the other rules cannot judge it."""
+    The port is skipped, never guessed, so the other rules cannot judge it. Also where portlint
+    stops following: a shell script evaluated in part, an nftables ruleset whose set lookups
+    stop being expanded element by element."""
 
     code = "PL005"
     name = "unresolved-variable"
