@@ -526,7 +526,7 @@ class _Ruleset:
         made = False
         for protocol, dport, sport in pairs:
             for outcome in outcomes:
-                for ports in _split(dport) if dport else [None]:
+                for ports in self._split(dport) if dport else [None]:
                     made = True
                     yield self.declaration(facts, table, base, protocol, ports, self._whole(sport), outcome)
         for clause in mapped:
@@ -539,10 +539,9 @@ class _Ruleset:
                     yield self.declaration(facts, table, base, protocol,
                                            match if clause.direction == "dport" else None,
                                            match if clause.direction == "sport" else None, outcome)
-        if not made:  # a rule without ports: its protocol is the one it names, if just one
-            protocol = next(iter(facts.protocols)) if len(facts.protocols) == 1 else None
+        if not made:
             for outcome in outcomes:
-                yield self.declaration(facts, table, base, protocol, None, None, outcome)
+                yield self.declaration(facts, table, base, _portless_protocol(facts), None, None, outcome)
 
     def _collapsed(self, facts: RuleFacts, table: _Table, base: dict, outcomes: list[Outcome], pairs: list,
                    mapped: list[PortClause]) -> list[FirewallRule]:
@@ -559,9 +558,15 @@ class _Ruleset:
                                         match if clause.direction == "sport" else None,
                                         Outcome(Action.OTHER, clause.mapped)))
         if not out:
-            protocol = next(iter(facts.protocols)) if len(facts.protocols) == 1 else None
-            out = [self.declaration(facts, table, base, protocol, None, None, outcome)]
+            out = [self.declaration(facts, table, base, _portless_protocol(facts), None, None, outcome)]
         return out
+
+    def _split(self, clause: PortClause) -> list[ModelPortMatch]:
+        """One match per element, except for a negated match (one match of every port it
+        excludes)."""
+        if clause.negated or len(clause.pieces) <= 1:
+            return [self._whole(clause)]
+        return [ModelPortMatch((p.ports,), False, p.location) for p in clause.pieces]
 
     def _whole(self, clause: PortClause | None) -> ModelPortMatch | None:
         """One match of every port of ``clause``."""
@@ -709,17 +714,14 @@ def _pair(clauses: list[PortClause], transport: str | None):
     return [tuple(s) for s in slots]
 
 
+def _portless_protocol(facts: RuleFacts) -> str | None:
+    """The protocol of a rule without ports: the one it names, if just one."""
+    return next(iter(facts.protocols)) if len(facts.protocols) == 1 else None
+
+
 def _split_count(clause: PortClause | None) -> int:
-    """How many matches :func:`_split` makes of ``clause`` (one for none)."""
+    """How many matches ``_Ruleset._split`` makes of ``clause`` (one for none)."""
     return 1 if clause is None or clause.negated else max(1, len(clause.pieces))
-
-
-def _split(clause: PortClause) -> list[ModelPortMatch]:
-    """One match per element, except for a negated match (one match of every port it excludes)."""
-    if clause.negated or len(clause.pieces) <= 1:
-        where = clause.pieces[0].location if len(clause.pieces) == 1 else clause.location
-        return [ModelPortMatch(tuple(p.ports for p in clause.pieces), clause.negated, where)]
-    return [ModelPortMatch((p.ports,), False, p.location) for p in clause.pieces]
 
 
 def read_ruleset(text: str, path: str, options) -> Document:
