@@ -31,7 +31,7 @@ class PackedElements:
     __slots__ = ("_packed", "_kept", "_batch")
 
     def __init__(self, elements: Iterable[Element] = ()) -> None:
-        self._packed: list[bytes] = []
+        self._packed: list[bytes | list[Element]] = []
         self._kept: list[PlainSet] = []  # the packed batches refer to them by index
         self._batch: list[Element] = []
         for element in elements:
@@ -40,14 +40,25 @@ class PackedElements:
     def append(self, element: Element) -> None:
         self._batch.append(element)
         if len(self._batch) >= self.BATCH:
-            buffer = io.BytesIO()
-            _Pickler(buffer, self._kept).dump(self._batch)
-            self._packed.append(zlib.compress(buffer.getvalue(), 1))
+            self._packed.append(self._pack(self._batch))
             self._batch = []
+
+    def _pack(self, batch: list[Element]) -> bytes | list[Element]:
+        """The batch pickled and compressed; itself when an element nests deeper than pickle
+        follows (an element in 200 parentheses, which the grammar reads)."""
+        buffer = io.BytesIO()
+        try:
+            _Pickler(buffer, self._kept).dump(batch)
+        except RecursionError:
+            return batch
+        return zlib.compress(buffer.getvalue(), 1)
 
     def __iter__(self) -> Iterator[Element]:
         for packed in self._packed:
-            yield from _Unpickler(io.BytesIO(zlib.decompress(packed)), self._kept).load()
+            if isinstance(packed, list):
+                yield from packed
+            else:
+                yield from _Unpickler(io.BytesIO(zlib.decompress(packed)), self._kept).load()
         yield from list(self._batch)
 
     def __bool__(self) -> bool:

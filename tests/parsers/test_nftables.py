@@ -947,3 +947,20 @@ def test_a_map_looked_up_by_several_rules_reports_its_bad_elements_once(parse):
         ("eth1", [(80, 80)], Action.DNAT, "10.0.0.1", None), ("eth1", [(443, 443)], Action.DNAT, "10.0.0.2",
                                                               (PortRange(8443, 8443),)),
         ("eth0", [(22, 22)], Action.ACCEPT, None, None), ("eth1", [(22, 22)], Action.ACCEPT, None, None)]
+
+
+def test_an_element_nested_deeper_than_pickle_follows_waits_as_parsed(parse, monkeypatch):
+    """Regression: an element in 200 parentheses, which the grammar reads, made the pickling of
+    its batch of elements fail: the statement was reported nested too deeply and skipped, and
+    the set lost the elements after it. Such a batch now waits as it was parsed."""
+    from portlint.parsers.nftables_elements import PackedElements
+
+    deep = "(" * 200 + "22" + ")" * 200
+    text = chain("tcp dport @web accept\n") + "table inet filter {\n\tset web {\n\t\ttype inet_service\n" \
+        f"\t\telements = {{ {', '.join([deep, *map(str, range(1000, 1300))])} }}\n\t}}\n}}\n"
+    packed = parse(text, "nftables")
+    monkeypatch.setattr(PackedElements, "BATCH", 10 ** 9)
+    whole = parse(text, "nftables")
+    assert packed.diagnostics == whole.diagnostics == []
+    assert packed.declarations == whole.declarations and len(packed.declarations) == 301
+    assert ports(packed.declarations[0]) == [(22, 22)]
