@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import islice
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..model import (Action, ChainPolicy, Diagnostic, Document, FirewallRule, Location, SparseRecords,
                      packed_position, unpacked_location)
@@ -525,13 +525,14 @@ class _Ruleset:
         """One declaration per element of each port match and per verdict."""
         made = False
         for protocol, dport, sport in pairs:
+            source = self._whole(sport)
             for outcome in outcomes:
                 for ports in self._split(dport) if dport else [None]:
                     made = True
-                    yield self.declaration(facts, table, base, protocol, ports, self._whole(sport), outcome)
+                    yield self.declaration(facts, table, base, protocol, ports, source, outcome)
         for clause in mapped:
             protocol = clause.protocol or facts.transport_protocol
-            for piece in clause.pieces or [None]:  # an empty map: the rule matches no port
+            for piece in _or_none(clause.pieces):
                 match = ModelPortMatch((piece.ports,) if piece else (), False,
                                        piece.location if piece else clause.location)
                 for outcome in self.mapped_outcomes(clause, piece, outcomes):
@@ -666,9 +667,6 @@ class _MapPieces:
             item = Mapping(element, value, element.span) if value is not None else element
             yield from self.ports.pieces(item, file, self.component)
 
-    def __bool__(self) -> bool:
-        return next(iter(self), None) is not None
-
 
 def _report(diagnostics: list[Diagnostic], seen: set[Diagnostic], code: str, message: str, where: Location) -> None:
     """Add a diagnostic, once: a set's elements are read again for each rule that looks it up."""
@@ -712,6 +710,17 @@ def _pair(clauses: list[PortClause], transport: str | None):
             slots.append(slot)
         slot[index] = clause
     return [tuple(s) for s in slots]
+
+
+def _or_none(pieces: Iterable[Piece]) -> Iterator[Piece | None]:
+    """The pieces, or one None where there are none (an empty map: the rule matches no port),
+    gone through once: a map's are read back from its packed elements."""
+    empty = True
+    for piece in pieces:
+        empty = False
+        yield piece
+    if empty:
+        yield None
 
 
 def _portless_protocol(facts: RuleFacts) -> str | None:
